@@ -1,0 +1,301 @@
+//! The CloudFormation custom resource response protocol: the response body (at most 4096 bytes,
+//! the Reason shortened on a UTF-8 boundary), and its one PUT to the pre-signed ResponseURL,
+//! retried on connection errors and 5xx within the invocation's deadline.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_lambda_events::event::cloudformation::{
+    CloudFormationCustomResourceRequest, CloudFormationCustomResourceResponse,
+    CloudFormationCustomResourceResponseStatus,
+};
+use reqwest::header::CONTENT_TYPE;
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::error::Error;
+use crate::event::CfnRequest;
+
+/// CloudFormation rejects a response body larger than this.
+pub const MAX_BODY_BYTES: usize = 4096;
+const ELLIPSIS: &str = "…";
+
+/// The fields of a request that its response must echo, whatever the request type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CfnRequestIds {
+    pub response_url: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    /// Absent on Create.
+    pub physical_resource_id: Option<String>,
+}
+
+impl CfnRequestIds {
+    pub fn of(request: &CfnRequest) -> Self {
+        match request {
+            CloudFormationCustomResourceRequest::Create(r) => CfnRequestIds {
+                response_url: r.response_url.clone(),
+                stack_id: r.stack_id.clone(),
+                request_id: r.request_id.clone(),
+                logical_resource_id: r.logical_resource_id.clone(),
+                physical_resource_id: None,
+            },
+            CloudFormationCustomResourceRequest::Update(r) => CfnRequestIds {
+                response_url: r.response_url.clone(),
+                stack_id: r.stack_id.clone(),
+                request_id: r.request_id.clone(),
+                logical_resource_id: r.logical_resource_id.clone(),
+                physical_resource_id: Some(r.physical_resource_id.clone()),
+            },
+            CloudFormationCustomResourceRequest::Delete(r) => CfnRequestIds {
+                response_url: r.response_url.clone(),
+                stack_id: r.stack_id.clone(),
+                request_id: r.request_id.clone(),
+                logical_resource_id: r.logical_resource_id.clone(),
+                physical_resource_id: Some(r.physical_resource_id.clone()),
+            },
+            _ => CfnRequestIds::default(),
+        }
+    }
+
+    /// Best effort for a request that did not parse: whatever string fields it has.
+    pub fn of_raw(raw: &Map<String, Value>) -> Self {
+        let field = |name: &str| {
+            raw.get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        CfnRequestIds {
+            response_url: field("ResponseURL"),
+            stack_id: field("StackId"),
+            request_id: field("RequestId"),
+            logical_resource_id: field("LogicalResourceId"),
+            physical_resource_id: raw
+                .get("PhysicalResourceId")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        }
+    }
+}
+
+/// A response to one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CfnResponse(pub CloudFormationCustomResourceResponse);
+
+impl CfnResponse {
+    pub fn success(
+        ids: &CfnRequestIds,
+        physical_resource_id: String,
+        reason: String,
+        data: HashMap<String, String>,
+    ) -> Self {
+        Self::new(
+            ids,
+            CloudFormationCustomResourceResponseStatus::Success,
+            physical_resource_id,
+            reason,
+            data,
+        )
+    }
+
+    pub fn failed(
+        ids: &CfnRequestIds,
+        physical_resource_id: String,
+        reason: String,
+        data: HashMap<String, String>,
+    ) -> Self {
+        Self::new(
+            ids,
+            CloudFormationCustomResourceResponseStatus::Failed,
+            physical_resource_id,
+            reason,
+            data,
+        )
+    }
+
+    fn new(
+        ids: &CfnRequestIds,
+        status: CloudFormationCustomResourceResponseStatus,
+        physical_resource_id: String,
+        reason: String,
+        data: HashMap<String, String>,
+    ) -> Self {
+        let mut response = CloudFormationCustomResourceResponse::default();
+        response.status = status;
+        response.reason = Some(reason);
+        response.physical_resource_id = physical_resource_id;
+        response.stack_id = ids.stack_id.clone();
+        response.request_id = ids.request_id.clone();
+        response.logical_resource_id = ids.logical_resource_id.clone();
+        response.data = data;
+        CfnResponse(response)
+    }
+
+    pub fn is_success(&self) -> bool {
+        matches!(
+            self.0.status,
+            CloudFormationCustomResourceResponseStatus::Success
+        )
+    }
+
+    /// The JSON body, at most [`MAX_BODY_BYTES`]: an over-long Reason is cut on a character
+    /// boundary and ends in `…`. Only a request whose own ids exceed the limit (CloudFormation
+    /// never sends one) can still produce a larger body.
+    pub fn body(&self) -> String {
+        let mut response = self.0.clone();
+        loop {
+            let body = serde_json::to_string(&response).unwrap_or_default();
+            let reason = response.reason.get_or_insert_with(String::new);
+            if body.len() <= MAX_BODY_BYTES || reason.is_empty() {
+                return body;
+            }
+            // Each byte cut from the Reason shortens the JSON by at least one byte (escapes only
+            // make it longer), so one cut of the excess plus the ellipsis is enough.
+            let excess = body.len() - MAX_BODY_BYTES;
+            let keep = reason.len().saturating_sub(excess + ELLIPSIS.len());
+            if keep == 0 {
+                reason.clear();
+            } else {
+                reason.truncate(reason.floor_char_boundary(keep));
+                reason.push_str(ELLIPSIS);
+            }
+        }
+    }
+}
+
+/// The PUT's own limits: one attempt may take this long, and backoff between attempts starts
+/// here and doubles up to the cap.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// PUTs the body to the pre-signed URL, as CloudFormation requires: an empty `Content-Type`
+/// (the one S3's signature was computed with) and the exact length. Connection errors and 5xx
+/// (S3 answers 503 SlowDown) are retried with jittered backoff until `deadline`; a 4xx is final.
+pub async fn respond(
+    http: &reqwest::Client,
+    response_url: &str,
+    body: String,
+    deadline: Instant,
+) -> Result<(), Error> {
+    let url = reqwest::Url::parse(response_url)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .ok_or_else(|| {
+            Error::ResponseDelivery("the request's ResponseURL is not an http(s) URL".into())
+        })?;
+    // The query string is a pre-signed credential: keep it out of logs and messages.
+    let place = format!("{}{}", url.host_str().unwrap_or(""), url.path());
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 1u32;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let outcome = http
+            .put(url.clone())
+            .header(CONTENT_TYPE, "")
+            .body(body.clone())
+            .timeout(left.min(ATTEMPT_TIMEOUT).max(Duration::from_millis(1)))
+            .send()
+            .await;
+        let problem = match outcome {
+            Ok(answer) if answer.status().is_success() => {
+                tracing::debug!(
+                    attempt,
+                    status = answer.status().as_u16(),
+                    "CloudFormation response delivered"
+                );
+                return Ok(());
+            }
+            Ok(answer) if answer.status().is_client_error() => {
+                let status = answer.status().as_u16();
+                tracing::error!(
+                    status,
+                    url = %place,
+                    "the ResponseURL refused the response; a 403 usually means the pre-signed URL expired \
+                     (it is valid for about two hours after CloudFormation sent the request)"
+                );
+                return Err(Error::ResponseDelivery(format!(
+                    "the ResponseURL at {place} answered HTTP {status}; the pre-signed URL may have expired"
+                )));
+            }
+            Ok(answer) => format!("HTTP {}", answer.status().as_u16()),
+            Err(err) if err.is_timeout() => "no answer in time".to_owned(),
+            Err(err) if err.is_connect() => "could not connect".to_owned(),
+            Err(_) => "the request failed".to_owned(),
+        };
+        let pause = jitter(backoff);
+        if Instant::now() + pause >= deadline {
+            return Err(Error::ResponseDelivery(format!(
+                "gave up on the ResponseURL at {place} after {attempt} attempt(s) at the invocation's deadline; last: {problem}"
+            )));
+        }
+        tracing::warn!(attempt, problem = %problem, url = %place, "retrying the CloudFormation response");
+        tokio::time::sleep(pause).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        attempt += 1;
+    }
+}
+
+/// Full jitter: a random pause between half and all of `backoff`.
+fn jitter(backoff: Duration) -> Duration {
+    backoff / 2 + backoff.mul_f64(fastrand::f64() / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids() -> CfnRequestIds {
+        CfnRequestIds {
+            response_url: "http://127.0.0.1/r".into(),
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1".into(),
+            request_id: "req-1".into(),
+            logical_resource_id: "AlicePassword".into(),
+            physical_resource_id: None,
+        }
+    }
+
+    #[test]
+    fn body_echoes_the_request_and_carries_data() {
+        let data = HashMap::from([("UserPoolId".to_owned(), "us-east-1_A".to_owned())]);
+        let body =
+            CfnResponse::success(&ids(), "us-east-1_A/alice".into(), "done".into(), data).body();
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["Status"], "SUCCESS");
+        assert_eq!(json["PhysicalResourceId"], "us-east-1_A/alice");
+        assert_eq!(
+            json["StackId"],
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1"
+        );
+        assert_eq!(json["RequestId"], "req-1");
+        assert_eq!(json["LogicalResourceId"], "AlicePassword");
+        assert_eq!(json["Reason"], "done");
+        assert_eq!(json["Data"]["UserPoolId"], "us-east-1_A");
+    }
+
+    #[test]
+    fn long_reason_is_cut_to_fit_on_a_char_boundary() {
+        let reason = "é".repeat(5000);
+        let body = CfnResponse::failed(&ids(), "p".into(), reason, HashMap::new()).body();
+        assert!(body.len() <= MAX_BODY_BYTES, "{}", body.len());
+        assert!(
+            body.len() >= MAX_BODY_BYTES - 4,
+            "uses the room it has: {}",
+            body.len()
+        );
+        let json: Value = serde_json::from_str(&body).unwrap();
+        let reason = json["Reason"].as_str().unwrap();
+        assert!(reason.ends_with('…'));
+        assert!(reason.trim_end_matches('…').chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn reason_of_escaped_characters_is_cut_too() {
+        let body =
+            CfnResponse::failed(&ids(), "p".into(), "\u{1}\"".repeat(3000), HashMap::new()).body();
+        assert!(body.len() <= MAX_BODY_BYTES);
+        assert!(serde_json::from_str::<Value>(&body).is_ok());
+    }
+}

@@ -1,0 +1,258 @@
+//! The one error type: every message says what failed and what to do about it, and none ever holds
+//! a password (errors are built from names and AWS error codes, never from secret values).
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use lambda_runtime::Diagnostic;
+
+/// One AWS call, named the way IAM names it, on the resource it touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsCall {
+    /// The IAM action, e.g. `cognito-idp:AdminSetUserPassword`.
+    pub action: &'static str,
+    /// What the call was about, e.g. a secret id or a user pool id.
+    pub resource: String,
+}
+
+impl std::fmt::Display for AwsCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} on `{}`", self.action, self.resource)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "the event is not one this function understands: {0}. Send a CloudFormation custom resource \
+         request, an EventBridge event whose `detail` holds the properties, or the properties \
+         themselves (UserPoolId, Username, and PasswordSecretId or PasswordParameterName)"
+    )]
+    UnrecognisedEvent(String),
+
+    #[error("property `{field}` {problem}")]
+    InvalidProperty {
+        field: &'static str,
+        problem: String,
+    },
+
+    #[error(
+        "property `Password` is refused: a plaintext password in a template or an event can be read \
+         by anyone who can read the stack or the event. Store it in Secrets Manager and pass \
+         `PasswordSecretId`, or in an SSM SecureString parameter and pass `PasswordParameterName`"
+    )]
+    PlaintextPassword,
+
+    #[error(
+        "both `PasswordSecretId` and `PasswordParameterName` are given; give exactly one of them, \
+         so that it is clear where the password comes from"
+    )]
+    TwoPasswordSources,
+
+    #[error(
+        "no password reference: give `PasswordSecretId` (a Secrets Manager secret name or ARN) or \
+         `PasswordParameterName` (an SSM SecureString parameter name or ARN); properties present: {present}"
+    )]
+    NoPasswordSource { present: String },
+
+    #[error(
+        "{source_name} was not found ({call}): check the name or ARN, the region, and that it exists{hint}"
+    )]
+    NotFound {
+        source_name: String,
+        call: AwsCall,
+        hint: &'static str,
+    },
+
+    #[error(
+        "secret `{secret_id}` holds a JSON object without the key `{key}` (keys present: {present}); \
+         set `PasswordSecretJsonKey` to the key that holds the password"
+    )]
+    SecretKeyMissing {
+        secret_id: String,
+        key: String,
+        present: String,
+    },
+
+    #[error("{source_name} has an unusable value: {problem}")]
+    UnusableSecret {
+        source_name: String,
+        problem: String,
+    },
+
+    #[error(
+        "user `{username}` does not exist in user pool `{user_pool_id}`: check `Username`; if the \
+         user is created in the same stack, add `DependsOn` on it to the custom resource"
+    )]
+    UserNotFound {
+        username: String,
+        user_pool_id: String,
+    },
+
+    #[error(
+        "user pool `{user_pool_id}` was not found: check `UserPoolId` and that the function runs in \
+         the pool's region"
+    )]
+    UserPoolNotFound { user_pool_id: String },
+
+    #[error(
+        "the password from {source_name} does not meet the password policy of user pool \
+         `{user_pool_id}` ({detail}): store a password that satisfies the pool's policy"
+    )]
+    PasswordPolicy {
+        source_name: String,
+        user_pool_id: String,
+        detail: String,
+    },
+
+    #[error(
+        "access denied: the function's role may not call {call} ({detail}); allow that action on \
+         that resource in the role's policy (and kms:Decrypt on the key, for an encrypted secret)"
+    )]
+    AccessDenied { call: AwsCall, detail: String },
+
+    #[error("{call} was throttled and retries ran out within this invocation; try again later")]
+    Throttled { call: AwsCall },
+
+    #[error(
+        "{call} did not answer in time ({detail}); check that the function can reach the service \
+         (VPC endpoints or a NAT gateway when it runs in a VPC)"
+    )]
+    Timeout { call: AwsCall, detail: String },
+
+    #[error("{call} failed: {detail}")]
+    Aws {
+        call: AwsCall,
+        detail: String,
+        retryable: bool,
+    },
+
+    #[error("the response could not be delivered to CloudFormation: {0}")]
+    ResponseDelivery(String),
+
+    #[error(
+        "the function failed unexpectedly ({0}); this is a bug, please report it with the log stream"
+    )]
+    Internal(String),
+}
+
+impl Error {
+    /// Whether the same request could succeed if tried again later without any change.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Throttled { .. } | Error::Timeout { .. } | Error::ResponseDelivery(_) => true,
+            Error::Aws { retryable, .. } => *retryable,
+            _ => false,
+        }
+    }
+
+    /// AWS messages are quoted in `detail`; AWS does not echo request values, but should a message
+    /// ever contain the password, the message is dropped rather than passed on.
+    pub(crate) fn scrubbed(mut self, secret: &str) -> Self {
+        if let Error::Aws { detail, .. } | Error::AccessDenied { detail, .. } = &mut self
+            && !secret.is_empty()
+            && detail.contains(secret)
+        {
+            *detail = "the service's message was withheld because it quoted the password".into();
+        }
+        self
+    }
+
+    pub(crate) fn invalid(field: &'static str, problem: impl Into<String>) -> Self {
+        Error::InvalidProperty {
+            field,
+            problem: problem.into(),
+        }
+    }
+
+    /// Maps the failures every AWS call shares (denied, throttled, timed out, unreachable, 5xx).
+    /// Callers handle their operation's own errors (not found, bad password) before falling back
+    /// to this.
+    pub(crate) fn from_sdk<E>(err: SdkError<E, HttpResponse>, call: AwsCall) -> Self
+    where
+        E: ProvideErrorMetadata,
+    {
+        match &err {
+            SdkError::TimeoutError(_) => Error::Timeout {
+                call,
+                detail: "no answer within the per-attempt timeout".into(),
+            },
+            SdkError::DispatchFailure(failure) => {
+                let detail = if failure.is_timeout() {
+                    return Error::Timeout {
+                        call,
+                        detail: "the connection timed out".into(),
+                    };
+                } else if failure.is_io() {
+                    "could not connect to the service endpoint"
+                } else {
+                    "the request could not be sent"
+                };
+                Error::Aws {
+                    call,
+                    detail: detail.into(),
+                    retryable: true,
+                }
+            }
+            SdkError::ServiceError(service) => {
+                let code = service.err().code().unwrap_or("Unknown");
+                let message = service.err().message().unwrap_or("").to_owned();
+                let status = service.raw().status().as_u16();
+                classify_service_error(call, code, message, status)
+            }
+            SdkError::ResponseError(_) => Error::Aws {
+                call,
+                detail: "the service's answer could not be read".into(),
+                retryable: true,
+            },
+            _ => Error::Aws {
+                call,
+                detail: "the request could not be built".into(),
+                retryable: false,
+            },
+        }
+    }
+}
+
+fn classify_service_error(call: AwsCall, code: &str, message: String, status: u16) -> Error {
+    match code {
+        "AccessDeniedException"
+        | "AccessDenied"
+        | "NotAuthorizedException"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "ExpiredTokenException" => Error::AccessDenied {
+            call,
+            detail: format!("{code}: {message}"),
+        },
+        "ThrottlingException"
+        | "TooManyRequestsException"
+        | "Throttling"
+        | "ThrottledException"
+        | "LimitExceededException"
+        | "RequestLimitExceeded" => Error::Throttled { call },
+        _ => Error::Aws {
+            detail: format!("{code}: {message}"),
+            retryable: status >= 500
+                || matches!(
+                    code,
+                    "InternalErrorException" | "InternalServiceError" | "InternalFailure"
+                ),
+            call,
+        },
+    }
+}
+
+impl From<Error> for Diagnostic {
+    fn from(err: Error) -> Self {
+        Diagnostic {
+            error_type: if err.is_retryable() {
+                "Retryable"
+            } else {
+                "NonRetryable"
+            }
+            .into(),
+            error_message: err.to_string(),
+        }
+    }
+}

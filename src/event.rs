@@ -1,0 +1,605 @@
+//! The three inbound shapes (CloudFormation custom resource, EventBridge, direct invocation),
+//! recognised from the event itself, and the validation of the properties they carry into one
+//! [`SetPasswordRequest`].
+
+use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::password::PasswordRef;
+
+/// A CloudFormation request with the properties left raw: they are validated separately, so a
+/// Delete can answer SUCCESS even when they no longer validate.
+pub type CfnRequest = CloudFormationCustomResourceRequest<Value, Value>;
+
+/// What arrived, recognised by its shape.
+#[derive(Debug)]
+pub enum Invocation {
+    CloudFormation(Box<CfnRequest>),
+    /// A CloudFormation request (it has `RequestType` and `ResponseURL`) that is malformed in
+    /// some other way. It still gets a FAILED answer, so the stack does not wait for an hour.
+    MalformedCloudFormation {
+        raw: Map<String, Value>,
+        problem: String,
+    },
+    EventBridge(Box<EventBridgeEvent<Value>>),
+    Direct(Value),
+}
+
+impl Invocation {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Invocation::CloudFormation(request) => match request.as_ref() {
+                CloudFormationCustomResourceRequest::Create(_) => "CloudFormation Create",
+                CloudFormationCustomResourceRequest::Update(_) => "CloudFormation Update",
+                CloudFormationCustomResourceRequest::Delete(_) => "CloudFormation Delete",
+                _ => "CloudFormation",
+            },
+            Invocation::MalformedCloudFormation { .. } => "CloudFormation (malformed)",
+            Invocation::EventBridge(_) => "EventBridge",
+            Invocation::Direct(_) => "direct",
+        }
+    }
+
+    /// Recognises the shape of `event`. CloudFormation and EventBridge are told apart by the
+    /// fields their envelopes always have; anything else that is a JSON object is a direct call.
+    pub fn recognise(event: Value) -> Result<Self, Error> {
+        let Value::Object(map) = event else {
+            return Err(Error::UnrecognisedEvent(format!(
+                "expected a JSON object, got {}",
+                type_name(&event)
+            )));
+        };
+        if map.contains_key("RequestType") && map.contains_key("ResponseURL") {
+            return Ok(
+                match serde_json::from_value::<CfnRequest>(Value::Object(map.clone())) {
+                    Ok(request) => Invocation::CloudFormation(Box::new(request)),
+                    Err(err) => Invocation::MalformedCloudFormation {
+                        raw: map,
+                        problem: describe_serde_error(&err),
+                    },
+                },
+            );
+        }
+        if map.contains_key("detail-type") && map.contains_key("detail") {
+            return serde_json::from_value::<EventBridgeEvent<Value>>(Value::Object(map))
+                .map(|event| Invocation::EventBridge(Box::new(event)))
+                .map_err(|err| {
+                    Error::UnrecognisedEvent(format!(
+                        "malformed EventBridge event: {}",
+                        describe_serde_error(&err)
+                    ))
+                });
+        }
+        if map.is_empty() {
+            return Err(Error::UnrecognisedEvent(
+                "the event is an empty object".into(),
+            ));
+        }
+        Ok(Invocation::Direct(Value::Object(map)))
+    }
+}
+
+/// Serde's messages can quote the offending value; events carry no passwords, but the message is
+/// kept to its category and position all the same, since it ends up in a CloudFormation Reason.
+fn describe_serde_error(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    // "missing field `X`" and "unknown variant `X`, expected one of ..." name fields, not values.
+    if text.starts_with("missing field") || text.starts_with("unknown variant") {
+        text
+    } else {
+        format!("a field has the wrong type ({:?} error)", err.classify())
+    }
+}
+
+pub(crate) fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A validated request: which user, which password reference, and how to set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetPasswordRequest {
+    pub user_pool_id: String,
+    pub username: String,
+    pub password: PasswordRef,
+    pub permanent: bool,
+}
+
+/// The property names of the contract, as they appear in every shape. Fields are raw JSON so that
+/// each wrong type gets a message naming its property (serde's own would not).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawProperties {
+    user_pool_id: Option<Value>,
+    username: Option<Value>,
+    password_secret_id: Option<Value>,
+    password_parameter_name: Option<Value>,
+    password_secret_json_key: Option<Value>,
+    password_secret_version_stage: Option<Value>,
+    password_secret_version_id: Option<Value>,
+    permanent: Option<Value>,
+    password: Option<Value>,
+}
+
+impl SetPasswordRequest {
+    /// Validates the properties of any shape. Unknown properties are ignored (CloudFormation adds
+    /// `ServiceToken`, and templates add dummy properties to force an Update), but they are listed
+    /// when a required one is missing, so a misspelt name is easy to spot.
+    pub fn from_properties(properties: &Value) -> Result<Self, Error> {
+        let Value::Object(map) = properties else {
+            return Err(Error::UnrecognisedEvent(format!(
+                "the properties must be a JSON object, got {}",
+                type_name(properties)
+            )));
+        };
+        let raw: RawProperties =
+            serde_json::from_value(Value::Object(map.clone())).unwrap_or_default();
+        if raw.password.is_some() {
+            return Err(Error::PlaintextPassword);
+        }
+
+        let user_pool_id = required_string(&raw.user_pool_id, "UserPoolId", map)?;
+        check_user_pool_id(&user_pool_id)?;
+        let username = required_string(&raw.username, "Username", map)?;
+        check_username(&username)?;
+
+        let secret_id = optional_string(&raw.password_secret_id, "PasswordSecretId", 1, 2048)?;
+        let parameter_name = optional_string(
+            &raw.password_parameter_name,
+            "PasswordParameterName",
+            1,
+            2048,
+        )?;
+        let json_key = optional_string(
+            &raw.password_secret_json_key,
+            "PasswordSecretJsonKey",
+            1,
+            1024,
+        )?;
+        let version_stage = optional_string(
+            &raw.password_secret_version_stage,
+            "PasswordSecretVersionStage",
+            1,
+            256,
+        )?;
+        let version_id = optional_string(
+            &raw.password_secret_version_id,
+            "PasswordSecretVersionId",
+            32,
+            64,
+        )?;
+
+        let password = match (secret_id, parameter_name) {
+            (Some(_), Some(_)) => return Err(Error::TwoPasswordSources),
+            (None, None) => {
+                return Err(Error::NoPasswordSource {
+                    present: list_keys(map),
+                });
+            }
+            (Some(secret_id), None) => PasswordRef::Secret {
+                secret_id,
+                json_key,
+                version_stage,
+                version_id,
+            },
+            (None, Some(name)) => {
+                for (field, given) in [
+                    ("PasswordSecretJsonKey", json_key.is_some()),
+                    ("PasswordSecretVersionStage", version_stage.is_some()),
+                    ("PasswordSecretVersionId", version_id.is_some()),
+                ] {
+                    if given {
+                        return Err(Error::invalid(
+                            field,
+                            "applies only to a Secrets Manager secret (`PasswordSecretId`), not to \
+                             `PasswordParameterName`; remove it",
+                        ));
+                    }
+                }
+                PasswordRef::Parameter { name }
+            }
+        };
+
+        Ok(SetPasswordRequest {
+            user_pool_id,
+            username,
+            password,
+            permanent: parse_permanent(&raw.permanent)?,
+        })
+    }
+
+    /// The CloudFormation physical id: a function of pool and user only, so that an Update that
+    /// changes only the password reference keeps the resource, and one that changes the user
+    /// replaces it. Pool ids cannot hold `/`, so the first one separates the two.
+    pub fn physical_resource_id(&self) -> String {
+        format!("{}/{}", self.user_pool_id, self.username)
+    }
+}
+
+fn list_keys(map: &Map<String, Value>) -> String {
+    if map.is_empty() {
+        "none".into()
+    } else {
+        map.keys()
+            .map(|k| format!("`{}`", truncate_chars(k, 64)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn truncate_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+fn required_string(
+    value: &Option<Value>,
+    field: &'static str,
+    map: &Map<String, Value>,
+) -> Result<String, Error> {
+    match value {
+        None | Some(Value::Null) => Err(Error::invalid(
+            field,
+            format!(
+                "is required but missing (properties present: {})",
+                list_keys(map)
+            ),
+        )),
+        Some(_) => Ok(optional_string(value, field, 1, usize::MAX)?.unwrap_or_default()),
+    }
+}
+
+fn optional_string(
+    value: &Option<Value>,
+    field: &'static str,
+    min: usize,
+    max: usize,
+) -> Result<Option<String>, Error> {
+    let text = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(text)) => text,
+        Some(other) => {
+            return Err(Error::invalid(
+                field,
+                format!("must be a string, got {}", type_name(other)),
+            ));
+        }
+    };
+    let chars = text.chars().count();
+    if chars < min || chars > max {
+        let expected = if max == usize::MAX {
+            format!("at least {min}")
+        } else {
+            format!("{min} to {max}")
+        };
+        return Err(Error::invalid(
+            field,
+            format!("must be {expected} characters long, got {chars}"),
+        ));
+    }
+    if let Some(bad) = text.chars().find(|c| c.is_control()) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "must not contain control characters (found U+{:04X})",
+                bad as u32
+            ),
+        ));
+    }
+    Ok(Some(text.clone()))
+}
+
+/// Cognito's pattern for a user pool id: `[\w-]+_[0-9a-zA-Z]+`, 1–55 characters.
+fn check_user_pool_id(id: &str) -> Result<(), Error> {
+    let problem = || {
+        Error::invalid(
+            "UserPoolId",
+            format!(
+                "must look like `us-east-1_AbC123xyz` (region, underscore, letters and digits; at most 55 \
+                 characters), got `{}`",
+                truncate_chars(id, 64)
+            ),
+        )
+    };
+    if id.len() > 55
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(problem());
+    }
+    match id.rfind('_') {
+        Some(at)
+            if at > 0
+                && at + 1 < id.len()
+                && id[at + 1..].chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            Ok(())
+        }
+        _ => Err(problem()),
+    }
+}
+
+/// Cognito allows 1–128 characters of letters, marks, symbols, numbers and punctuation: no
+/// whitespace and no control characters.
+fn check_username(username: &str) -> Result<(), Error> {
+    let chars = username.chars().count();
+    if chars > 128 {
+        return Err(Error::invalid(
+            "Username",
+            format!("must be 1 to 128 characters long, got {chars}"),
+        ));
+    }
+    if let Some(bad) = username.chars().find(|c| c.is_whitespace()) {
+        return Err(Error::invalid(
+            "Username",
+            format!("must not contain whitespace (found U+{:04X})", bad as u32),
+        ));
+    }
+    Ok(())
+}
+
+/// CloudFormation passes every property as a string, so `"true"` / `"false"` count as booleans.
+fn parse_permanent(value: &Option<Value>) -> Result<bool, Error> {
+    match value {
+        None | Some(Value::Null) => Ok(true),
+        Some(Value::Bool(flag)) => Ok(*flag),
+        Some(Value::String(text)) if text.eq_ignore_ascii_case("true") => Ok(true),
+        Some(Value::String(text)) if text.eq_ignore_ascii_case("false") => Ok(false),
+        Some(other) => Err(Error::invalid(
+            "Permanent",
+            format!(
+                "must be true or false (a JSON boolean, or the string \"true\" or \"false\"), got {}",
+                match other {
+                    Value::String(text) => format!("\"{}\"", truncate_chars(text, 32)),
+                    other => type_name(other).to_owned(),
+                }
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn props(extra: Value) -> Value {
+        let mut base = json!({"UserPoolId": "us-east-1_Abc123", "Username": "alice", "PasswordSecretId": "app/alice"});
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                base.as_object_mut().unwrap().remove(k);
+            } else {
+                base[k] = v.clone();
+            }
+        }
+        base
+    }
+
+    fn err(properties: Value) -> String {
+        SetPasswordRequest::from_properties(&properties)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn minimal_secret_reference_defaults_to_permanent() {
+        let request = SetPasswordRequest::from_properties(&props(json!({}))).unwrap();
+        assert_eq!(
+            request,
+            SetPasswordRequest {
+                user_pool_id: "us-east-1_Abc123".into(),
+                username: "alice".into(),
+                password: PasswordRef::Secret {
+                    secret_id: "app/alice".into(),
+                    json_key: None,
+                    version_stage: None,
+                    version_id: None
+                },
+                permanent: true,
+            }
+        );
+        assert_eq!(request.physical_resource_id(), "us-east-1_Abc123/alice");
+    }
+
+    #[test]
+    fn permanent_accepts_booleans_and_cloudformation_strings() {
+        for (given, expected) in [
+            (json!(true), true),
+            (json!(false), false),
+            (json!("true"), true),
+            (json!("false"), false),
+            (json!("False"), false),
+        ] {
+            let request =
+                SetPasswordRequest::from_properties(&props(json!({ "Permanent": given }))).unwrap();
+            assert_eq!(request.permanent, expected, "Permanent = {given}");
+        }
+        assert!(
+            err(props(json!({"Permanent": "yes"})))
+                .contains("property `Permanent` must be true or false")
+        );
+        assert!(err(props(json!({"Permanent": 1}))).contains("got a number"));
+    }
+
+    #[test]
+    fn parameter_reference_and_secret_options() {
+        let request = SetPasswordRequest::from_properties(&props(
+            json!({"PasswordSecretId": null, "PasswordParameterName": "/app/alice"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            request.password,
+            PasswordRef::Parameter {
+                name: "/app/alice".into()
+            }
+        );
+
+        let request = SetPasswordRequest::from_properties(&props(json!({
+            "PasswordSecretJsonKey": "pw", "PasswordSecretVersionStage": "AWSPREVIOUS",
+            "PasswordSecretVersionId": "0123456789abcdef0123456789abcdef"
+        })))
+        .unwrap();
+        assert_eq!(
+            request.password,
+            PasswordRef::Secret {
+                secret_id: "app/alice".into(),
+                json_key: Some("pw".into()),
+                version_stage: Some("AWSPREVIOUS".into()),
+                version_id: Some("0123456789abcdef0123456789abcdef".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn secret_options_are_refused_with_a_parameter() {
+        let message = err(props(
+            json!({"PasswordSecretId": null, "PasswordParameterName": "/p", "PasswordSecretJsonKey": "pw"}),
+        ));
+        assert!(message.starts_with(
+            "property `PasswordSecretJsonKey` applies only to a Secrets Manager secret"
+        ));
+    }
+
+    #[test]
+    fn plaintext_password_is_refused_without_echoing_it() {
+        let message = err(props(json!({"Password": "Hunter2-Hunter2!"})));
+        assert!(message.contains("property `Password` is refused"));
+        assert!(message.contains("Secrets Manager"));
+        assert!(!message.contains("Hunter2"));
+    }
+
+    #[test]
+    fn both_or_neither_password_source() {
+        let both = err(props(json!({"PasswordParameterName": "/p"})));
+        assert!(both.contains("`PasswordSecretId`") && both.contains("`PasswordParameterName`"));
+        assert!(both.contains("give exactly one"));
+        let neither = err(props(
+            json!({"PasswordSecretId": null, "PasswordSecretID": "typo"}),
+        ));
+        assert!(neither.contains("no password reference"));
+        assert!(
+            neither.contains("`PasswordSecretID`"),
+            "lists the misspelt property: {neither}"
+        );
+    }
+
+    #[test]
+    fn required_properties_name_the_field() {
+        assert!(
+            err(props(json!({"UserPoolId": null})))
+                .starts_with("property `UserPoolId` is required but missing")
+        );
+        assert!(
+            err(props(json!({"Username": null})))
+                .starts_with("property `Username` is required but missing")
+        );
+        assert_eq!(
+            err(props(json!({"Username": 42}))),
+            "property `Username` must be a string, got a number"
+        );
+        assert!(
+            err(props(json!({"Username": ""})))
+                .starts_with("property `Username` must be at least 1 characters")
+        );
+        assert!(err(props(json!({"Username": "a b"}))).contains("must not contain whitespace"));
+        assert!(
+            err(props(json!({"Username": "x".repeat(129)})))
+                .contains("must be 1 to 128 characters long, got 129")
+        );
+        assert!(err(props(json!({"Username": "tab\u{7}"}))).contains("control characters"));
+        assert!(
+            err(props(json!({"PasswordSecretId": ""})))
+                .starts_with("property `PasswordSecretId` must be 1 to 2048")
+        );
+    }
+
+    #[test]
+    fn unicode_usernames_are_accepted() {
+        let request =
+            SetPasswordRequest::from_properties(&props(json!({"Username": "zoë.ñandú@例え"})))
+                .unwrap();
+        assert_eq!(request.username, "zoë.ñandú@例え");
+        let long = "é".repeat(128);
+        assert!(SetPasswordRequest::from_properties(&props(json!({ "Username": long }))).is_ok());
+    }
+
+    #[test]
+    fn user_pool_id_follows_cognitos_pattern() {
+        for good in [
+            "us-east-1_Abc123",
+            "eu-west-2_x",
+            "a_b",
+            "us-east-1_795f10ba1c5245ebb700dff54c3e8320",
+        ] {
+            assert!(
+                SetPasswordRequest::from_properties(&props(json!({ "UserPoolId": good }))).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "",
+            "nounderscore",
+            "_abc",
+            "us-east-1_",
+            "us-east-1_ab-c",
+            "us east_1",
+            &format!("a_{}", "b".repeat(54)),
+        ] {
+            let message = err(props(json!({ "UserPoolId": bad })));
+            assert!(
+                message.starts_with("property `UserPoolId` must"),
+                "{bad}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn shapes_are_recognised() {
+        let cfn = json!({
+            "RequestType": "Create", "ResponseURL": "http://127.0.0.1/x", "StackId": "s", "RequestId": "r",
+            "ResourceType": "Custom::CognitoUserPassword", "LogicalResourceId": "L", "ResourceProperties": {}
+        });
+        assert_eq!(
+            Invocation::recognise(cfn).unwrap().kind(),
+            "CloudFormation Create"
+        );
+        let eb = json!({"version": "0", "id": "1", "detail-type": "t", "source": "s", "account": "1",
+            "time": "2026-11-26T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+        assert_eq!(Invocation::recognise(eb).unwrap().kind(), "EventBridge");
+        assert_eq!(
+            Invocation::recognise(json!({"UserPoolId": "x"}))
+                .unwrap()
+                .kind(),
+            "direct"
+        );
+        let broken_cfn = json!({"RequestType": "Create", "ResponseURL": "http://127.0.0.1/x"});
+        assert_eq!(
+            Invocation::recognise(broken_cfn).unwrap().kind(),
+            "CloudFormation (malformed)"
+        );
+        assert!(
+            Invocation::recognise(json!([1]))
+                .unwrap_err()
+                .to_string()
+                .contains("expected a JSON object, got an array")
+        );
+        assert!(
+            Invocation::recognise(json!({}))
+                .unwrap_err()
+                .to_string()
+                .contains("empty object")
+        );
+    }
+}

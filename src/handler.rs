@@ -1,0 +1,338 @@
+//! One invocation, end to end: recognise the event, set the password within the deadline, and
+//! answer the way the caller expects (a CloudFormation response, or a return value / error).
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::cfn::{self, CfnRequestIds, CfnResponse};
+use crate::cognito;
+use crate::error::Error;
+use crate::event::{CfnRequest, Invocation, SetPasswordRequest};
+use crate::password::SecretStores;
+
+/// Time kept back from the invocation's deadline to deliver the CloudFormation response.
+pub const DEFAULT_RESPONSE_MARGIN: Duration = Duration::from_millis(2000);
+/// The budget when the runtime gives no deadline (a unit test's default context).
+const NO_DEADLINE_BUDGET: Duration = Duration::from_secs(60);
+
+/// The clients, built once per cold start and shared by every invocation.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    pub stores: SecretStores,
+    pub http: reqwest::Client,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// See [`DEFAULT_RESPONSE_MARGIN`]; `RESPONSE_MARGIN_MS` in the environment.
+    pub response_margin: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            response_margin: DEFAULT_RESPONSE_MARGIN,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, Error> {
+        let mut settings = Settings::default();
+        if let Ok(text) = std::env::var("RESPONSE_MARGIN_MS") {
+            let millis = text.trim().parse::<u64>().map_err(|_| {
+                Error::Internal(format!(
+                    "environment variable RESPONSE_MARGIN_MS must be a whole number of milliseconds, got `{text}`"
+                ))
+            })?;
+            settings.response_margin = Duration::from_millis(millis);
+        }
+        Ok(settings)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub clients: Clients,
+    pub settings: Settings,
+}
+
+/// Two instants: until when AWS calls may run, and until when the response may still be sent.
+#[derive(Debug, Clone, Copy)]
+struct Deadlines {
+    work: Instant,
+    respond: Instant,
+}
+
+impl Function {
+    pub fn new(clients: Clients, settings: Settings) -> Self {
+        Function { clients, settings }
+    }
+
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
+        let (payload, context) = event.into_parts();
+        let deadlines = self.deadlines(&context);
+        let invocation = match Invocation::recognise(payload) {
+            Ok(invocation) => invocation,
+            Err(err) => {
+                tracing::error!(request_id = %context.request_id, event_kind = "unrecognised", result = "FAILED", error = %err);
+                return Err(err);
+            }
+        };
+        let kind = invocation.kind();
+        match invocation {
+            Invocation::CloudFormation(request) => {
+                self.handle_cloudformation(*request, &context, deadlines)
+                    .await
+            }
+            Invocation::MalformedCloudFormation { raw, problem } => {
+                let ids = CfnRequestIds::of_raw(&raw);
+                let err = Error::UnrecognisedEvent(format!(
+                    "malformed CloudFormation request: {problem}"
+                ));
+                let physical_id = ids
+                    .physical_resource_id
+                    .clone()
+                    .unwrap_or_else(|| fallback_physical_id(&ids));
+                let response =
+                    CfnResponse::failed(&ids, physical_id, reason(&err, &context), HashMap::new());
+                log_outcome(&context, kind, None, Err(&err));
+                self.deliver(&ids, response, deadlines).await
+            }
+            Invocation::EventBridge(event) => {
+                self.handle_direct(&event.detail, &context, kind, deadlines)
+                    .await
+            }
+            Invocation::Direct(properties) => {
+                self.handle_direct(&properties, &context, kind, deadlines)
+                    .await
+            }
+        }
+    }
+
+    fn deadlines(&self, context: &Context) -> Deadlines {
+        let left = if context.deadline == 0 {
+            NO_DEADLINE_BUDGET
+        } else {
+            context
+                .deadline()
+                .duration_since(SystemTime::now())
+                .unwrap_or_default()
+        };
+        let now = Instant::now();
+        Deadlines {
+            work: now + left.saturating_sub(self.settings.response_margin),
+            respond: now + left.saturating_sub(Duration::from_millis(100)),
+        }
+    }
+
+    /// EventBridge and direct calls: the result is the return value, a failure is an
+    /// invocation error (so EventBridge retries and dead-letter queues apply).
+    async fn handle_direct(
+        &self,
+        properties: &Value,
+        context: &Context,
+        kind: &'static str,
+        deadlines: Deadlines,
+    ) -> Result<Value, Error> {
+        let request = match SetPasswordRequest::from_properties(properties) {
+            Ok(request) => request,
+            Err(err) => {
+                log_outcome(context, kind, None, Err(&err));
+                return Err(err);
+            }
+        };
+        match self.set_password(&request, deadlines.work).await {
+            Ok(()) => {
+                log_outcome(context, kind, Some(&request), Ok("SUCCESS"));
+                Ok(json!({
+                    "UserPoolId": request.user_pool_id,
+                    "Username": request.username,
+                    "Permanent": request.permanent,
+                }))
+            }
+            Err(err) => {
+                log_outcome(context, kind, Some(&request), Err(&err));
+                Err(err)
+            }
+        }
+    }
+
+    async fn handle_cloudformation(
+        &self,
+        request: CfnRequest,
+        context: &Context,
+        deadlines: Deadlines,
+    ) -> Result<Value, Error> {
+        let ids = CfnRequestIds::of(&request);
+        let kind = Invocation::CloudFormation(Box::new(request.clone())).kind();
+        let (properties, is_delete) = match &request {
+            CloudFormationCustomResourceRequest::Create(r) => (&r.resource_properties, false),
+            CloudFormationCustomResourceRequest::Update(r) => (&r.resource_properties, false),
+            CloudFormationCustomResourceRequest::Delete(r) => (&r.resource_properties, true),
+            _ => {
+                return Err(Error::UnrecognisedEvent(
+                    "unknown CloudFormation RequestType".into(),
+                ));
+            }
+        };
+        let validated = SetPasswordRequest::from_properties(properties);
+        let data = validated.as_ref().map(data_of).unwrap_or_default();
+
+        let response = if is_delete {
+            // Nothing to undo: a password cannot be "unset". A Delete always succeeds, also after
+            // a failed Create and with properties that no longer validate, so that a rollback or
+            // a stack deletion is never blocked.
+            log_outcome(
+                context,
+                kind,
+                validated.as_ref().ok(),
+                Ok("SUCCESS (nothing to delete)"),
+            );
+            let physical_id = ids
+                .physical_resource_id
+                .clone()
+                .unwrap_or_else(|| fallback_physical_id(&ids));
+            CfnResponse::success(
+                &ids,
+                physical_id,
+                "nothing to delete: the user and password are left as they are".into(),
+                data,
+            )
+        } else {
+            let outcome = match validated {
+                Ok(request) => match self.set_password(&request, deadlines.work).await {
+                    Ok(()) => Ok(request),
+                    Err(err) => Err((Some(request), err)),
+                },
+                Err(err) => Err((None, err)),
+            };
+            match outcome {
+                Ok(request) => {
+                    log_outcome(context, kind, Some(&request), Ok("SUCCESS"));
+                    CfnResponse::success(
+                        &ids,
+                        request.physical_resource_id(),
+                        format!(
+                            "set the password of user {} in user pool {}",
+                            request.username, request.user_pool_id
+                        ),
+                        data,
+                    )
+                }
+                Err((request, err)) => {
+                    log_outcome(context, kind, request.as_ref(), Err(&err));
+                    // An Update that fails keeps the resource it had; a Create that fails gets
+                    // the id it would have had, or a stand-in when the properties are invalid.
+                    let physical_id = ids
+                        .physical_resource_id
+                        .clone()
+                        .or_else(|| request.map(|r| r.physical_resource_id()))
+                        .unwrap_or_else(|| fallback_physical_id(&ids));
+                    CfnResponse::failed(&ids, physical_id, reason(&err, context), data)
+                }
+            }
+        };
+        self.deliver(&ids, response, deadlines).await
+    }
+
+    async fn deliver(
+        &self,
+        ids: &CfnRequestIds,
+        response: CfnResponse,
+        deadlines: Deadlines,
+    ) -> Result<Value, Error> {
+        let body = response.body();
+        match cfn::respond(
+            &self.clients.http,
+            &ids.response_url,
+            body.clone(),
+            deadlines.respond,
+        )
+        .await
+        {
+            Ok(()) => Ok(serde_json::from_str(&body).unwrap_or(Value::Null)),
+            Err(err) => {
+                tracing::error!(request_id = %ids.request_id, error = %err, "the CloudFormation response was not delivered");
+                Err(err)
+            }
+        }
+    }
+
+    /// Resolves the password reference and sets it, each call bounded by `deadline` so that a
+    /// hung endpoint is reported by name while there is still time to answer.
+    pub async fn set_password(
+        &self,
+        request: &SetPasswordRequest,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        let password =
+            tokio::time::timeout_at(deadline, request.password.resolve(&self.clients.stores))
+                .await
+                .map_err(|_| Error::Timeout {
+                    call: request.password.call(),
+                    detail: "no answer before the invocation's deadline".into(),
+                })??;
+        tokio::time::timeout_at(
+            deadline,
+            cognito::set_password(&self.clients.cognito, request, &password),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            call: cognito::call(request),
+            detail: "no answer before the invocation's deadline".into(),
+        })?
+    }
+}
+
+fn data_of(request: &SetPasswordRequest) -> HashMap<String, String> {
+    HashMap::from([
+        ("UserPoolId".to_owned(), request.user_pool_id.clone()),
+        ("Username".to_owned(), request.username.clone()),
+    ])
+}
+
+/// A failed Create with invalid properties has no pool or user to name its resource after.
+fn fallback_physical_id(ids: &CfnRequestIds) -> String {
+    format!("failed-{}", ids.request_id)
+}
+
+/// The FAILED Reason: the error, and where to read more.
+fn reason(err: &Error, context: &Context) -> String {
+    let stream = &context.env_config.log_stream;
+    if stream.is_empty() {
+        err.to_string()
+    } else {
+        format!(
+            "{err} (log stream: {}, {stream})",
+            context.env_config.log_group
+        )
+    }
+}
+
+/// One line per outcome, with what an operator searches logs by.
+fn log_outcome(
+    context: &Context,
+    kind: &str,
+    request: Option<&SetPasswordRequest>,
+    result: Result<&str, &Error>,
+) {
+    let pool = request.map(|r| r.user_pool_id.as_str()).unwrap_or("-");
+    let user = request.map(|r| r.username.as_str()).unwrap_or("-");
+    match result {
+        Ok(result) => tracing::info!(
+            request_id = %context.request_id, event_kind = kind, user_pool_id = pool, username = user,
+            permanent = request.map(|r| r.permanent), result, "password request handled"
+        ),
+        Err(err) => tracing::error!(
+            request_id = %context.request_id, event_kind = kind, user_pool_id = pool, username = user,
+            result = "FAILED", retryable = err.is_retryable(), error = %err, "password request failed"
+        ),
+    }
+}

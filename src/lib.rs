@@ -1,0 +1,16 @@
+//! cognito-set-password: an AWS Lambda function that sets an Amazon Cognito user's password from
+//! a Secrets Manager secret or an SSM SecureString parameter, for CloudFormation custom resources,
+//! EventBridge rules and direct invocation. The plaintext never leaves the function.
+
+pub mod cfn;
+pub mod cognito;
+pub mod error;
+pub mod event;
+pub mod handler;
+pub mod password;
+pub mod setup;
+
+pub use error::Error;
+pub use event::{Invocation, SetPasswordRequest};
+pub use handler::{Clients, Function, Settings};
+pub use password::{PasswordRef, SecretStores};

@@ -1,0 +1,300 @@
+//! Where the password comes from ([`PasswordRef`]: a Secrets Manager secret or an SSM parameter)
+//! and resolving it into a redacted value that is never formatted and is wiped when dropped.
+
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+use aws_sdk_ssm::operation::get_parameter::GetParameterError;
+use aws_sdk_ssm::types::ParameterType;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use crate::error::{AwsCall, Error};
+
+/// The key read from a JSON secret when `PasswordSecretJsonKey` is not given.
+pub const DEFAULT_JSON_KEY: &str = "password";
+
+/// A reference to a password; never the password itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordRef {
+    Secret {
+        secret_id: String,
+        json_key: Option<String>,
+        version_stage: Option<String>,
+        version_id: Option<String>,
+    },
+    Parameter {
+        name: String,
+    },
+}
+
+impl std::fmt::Display for PasswordRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PasswordRef::Secret { secret_id, .. } => {
+                write!(f, "Secrets Manager secret `{secret_id}`")
+            }
+            PasswordRef::Parameter { name } => write!(f, "SSM parameter `{name}`"),
+        }
+    }
+}
+
+/// The clients that can read a password reference, built once per cold start.
+#[derive(Debug, Clone)]
+pub struct SecretStores {
+    pub secrets_manager: aws_sdk_secretsmanager::Client,
+    pub ssm: aws_sdk_ssm::Client,
+}
+
+impl PasswordRef {
+    /// The call that reads this reference, as IAM names it.
+    pub fn call(&self) -> AwsCall {
+        match self {
+            PasswordRef::Secret { secret_id, .. } => AwsCall {
+                action: "secretsmanager:GetSecretValue",
+                resource: secret_id.clone(),
+            },
+            PasswordRef::Parameter { name } => AwsCall {
+                action: "ssm:GetParameter",
+                resource: name.clone(),
+            },
+        }
+    }
+
+    /// Reads the referenced value. The plaintext is moved into a [`SecretString`] as soon as the
+    /// SDK hands it over, and every error names the reference, never the value.
+    pub async fn resolve(&self, stores: &SecretStores) -> Result<SecretString, Error> {
+        match self {
+            PasswordRef::Secret {
+                secret_id,
+                json_key,
+                version_stage,
+                version_id,
+            } => {
+                let call = self.call();
+                let output = stores
+                    .secrets_manager
+                    .get_secret_value()
+                    .secret_id(secret_id)
+                    .set_version_stage(version_stage.clone())
+                    .set_version_id(version_id.clone())
+                    .send()
+                    .await
+                    .map_err(|err| match err.as_service_error() {
+                        Some(GetSecretValueError::ResourceNotFoundException(_)) => {
+                            Error::NotFound {
+                                source_name: self.to_string(),
+                                call: call.clone(),
+                                hint: if version_stage.is_some() || version_id.is_some() {
+                                    ", with the version stage or version id given"
+                                } else {
+                                    ""
+                                },
+                            }
+                        }
+                        Some(GetSecretValueError::DecryptionFailure(_)) => Error::AccessDenied {
+                            call: AwsCall {
+                                action: "kms:Decrypt",
+                                resource: format!("the KMS key of secret {secret_id}"),
+                            },
+                            detail: "Secrets Manager could not decrypt the secret".into(),
+                        },
+                        _ => Error::from_sdk(err, call.clone()),
+                    })?;
+                let Some(value) = output.secret_string else {
+                    return Err(Error::UnusableSecret {
+                        source_name: self.to_string(),
+                        problem: "it has no SecretString (only SecretBinary); store the password as a string".into(),
+                    });
+                };
+                select_from_secret(secret_id, SecretString::from(value), json_key.as_deref())
+            }
+            PasswordRef::Parameter { name } => {
+                let call = self.call();
+                let output = stores
+                    .ssm
+                    .get_parameter()
+                    .name(name)
+                    .with_decryption(true)
+                    .send()
+                    .await
+                    .map_err(|err| match err.as_service_error() {
+                        Some(
+                            GetParameterError::ParameterNotFound(_)
+                            | GetParameterError::ParameterVersionNotFound(_),
+                        ) => Error::NotFound {
+                            source_name: self.to_string(),
+                            call: call.clone(),
+                            hint: "",
+                        },
+                        Some(GetParameterError::InvalidKeyId(_)) => Error::AccessDenied {
+                            call: AwsCall {
+                                action: "kms:Decrypt",
+                                resource: format!("the KMS key of parameter {name}"),
+                            },
+                            detail: "SSM could not decrypt the SecureString".into(),
+                        },
+                        _ => Error::from_sdk(err, call.clone()),
+                    })?;
+                let parameter = output.parameter.ok_or_else(|| Error::UnusableSecret {
+                    source_name: self.to_string(),
+                    problem: "SSM returned no parameter".into(),
+                })?;
+                match parameter.r#type {
+                    Some(ParameterType::StringList) => {
+                        return Err(Error::UnusableSecret {
+                            source_name: self.to_string(),
+                            problem: "it is a StringList; store the password as a SecureString"
+                                .into(),
+                        });
+                    }
+                    Some(ParameterType::String) => tracing::warn!(
+                        parameter = %name,
+                        "the password parameter is a plain String, stored unencrypted; store it as a SecureString"
+                    ),
+                    _ => {}
+                }
+                let value = SecretString::from(parameter.value.unwrap_or_default());
+                non_empty(value, self)
+            }
+        }
+    }
+}
+
+/// A plain SecretString is the password; a JSON object yields the value under `json_key` (or
+/// [`DEFAULT_JSON_KEY`]). A password that merely starts with `{` but is not a JSON object is
+/// taken as it is.
+pub fn select_from_secret(
+    secret_id: &str,
+    value: SecretString,
+    json_key: Option<&str>,
+) -> Result<SecretString, Error> {
+    let source = || PasswordRef::Secret {
+        secret_id: secret_id.to_owned(),
+        json_key: None,
+        version_stage: None,
+        version_id: None,
+    };
+    let parsed = match serde_json::from_str::<Value>(value.expose_secret()) {
+        Ok(Value::Object(object)) => Some(object),
+        _ => None,
+    };
+    let Some(mut object) = parsed else {
+        if let Some(key) = json_key {
+            return Err(Error::UnusableSecret {
+                source_name: source().to_string(),
+                problem: format!(
+                    "`PasswordSecretJsonKey` is `{key}` but the SecretString is not a JSON object; \
+                     remove `PasswordSecretJsonKey` or store a JSON object"
+                ),
+            });
+        }
+        return non_empty(value, &source());
+    };
+    let key = json_key.unwrap_or(DEFAULT_JSON_KEY);
+    match object.remove(key) {
+        Some(Value::String(password)) => non_empty(SecretString::from(password), &source()),
+        Some(other) => Err(Error::UnusableSecret {
+            source_name: source().to_string(),
+            problem: format!(
+                "the key `{key}` holds {}, not a string",
+                crate::event::type_name(&other)
+            ),
+        }),
+        None => {
+            let mut present: Vec<String> = object.keys().map(|k| format!("`{k}`")).collect();
+            present.sort();
+            Err(Error::SecretKeyMissing {
+                secret_id: secret_id.to_owned(),
+                key: key.to_owned(),
+                present: if present.is_empty() {
+                    "none".into()
+                } else {
+                    present.join(", ")
+                },
+            })
+        }
+    }
+}
+
+fn non_empty(value: SecretString, source: &PasswordRef) -> Result<SecretString, Error> {
+    if value.expose_secret().is_empty() {
+        return Err(Error::UnusableSecret {
+            source_name: source.to_string(),
+            problem: "the password is empty".into(),
+        });
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn select(value: &str, key: Option<&str>) -> Result<String, String> {
+        select_from_secret("app/alice", SecretString::from(value.to_owned()), key)
+            .map(|s| s.expose_secret().to_owned())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn plain_secret_string_is_the_password() {
+        assert_eq!(select("Plain-Pass-123!", None).unwrap(), "Plain-Pass-123!");
+        assert_eq!(select("{not-json", None).unwrap(), "{not-json");
+        assert_eq!(select("[1,2]", None).unwrap(), "[1,2]");
+    }
+
+    #[test]
+    fn json_secret_yields_password_key_or_the_given_key() {
+        assert_eq!(
+            select(r#"{"username":"a","password":"Json-Pass-1!"}"#, None).unwrap(),
+            "Json-Pass-1!"
+        );
+        assert_eq!(
+            select(r#"{"pw":"Other-Key-1!","password":"x"}"#, Some("pw")).unwrap(),
+            "Other-Key-1!"
+        );
+    }
+
+    #[test]
+    fn missing_key_names_the_key_and_the_keys_present_but_no_value() {
+        let message =
+            select(r#"{"user":"Visible-Not!","pass":"Sekret-Value-9!"}"#, None).unwrap_err();
+        assert!(message.contains("without the key `password`"), "{message}");
+        assert!(
+            message.contains("keys present: `pass`, `user`"),
+            "{message}"
+        );
+        assert!(message.contains("PasswordSecretJsonKey"));
+        assert!(!message.contains("Sekret-Value-9!") && !message.contains("Visible-Not!"));
+    }
+
+    #[test]
+    fn unusable_values_are_explained_without_the_value() {
+        let message = select(r#"{"password": 12345678}"#, None).unwrap_err();
+        assert!(
+            message.contains("the key `password` holds a number, not a string"),
+            "{message}"
+        );
+        assert!(!message.contains("12345678"));
+        let message = select("Sekret-Value-9!", Some("pw")).unwrap_err();
+        assert!(message.contains("is not a JSON object"), "{message}");
+        assert!(!message.contains("Sekret-Value-9!"));
+        assert!(
+            select("", None)
+                .unwrap_err()
+                .contains("the password is empty")
+        );
+        assert!(
+            select(r#"{"password": ""}"#, None)
+                .unwrap_err()
+                .contains("the password is empty")
+        );
+    }
+
+    #[test]
+    fn debug_of_the_resolved_value_is_redacted() {
+        let secret =
+            select_from_secret("s", SecretString::from("Sekret-Value-9!".to_owned()), None)
+                .unwrap();
+        assert!(!format!("{secret:?}").contains("Sekret"));
+    }
+}

@@ -1,0 +1,53 @@
+//! Building the clients once per cold start: AWS configuration from the environment (region,
+//! credentials, and `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`), explicit timeouts, and
+//! retries with backoff that the invocation's deadline bounds.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+
+use crate::error::Error;
+use crate::handler::Clients;
+use crate::password::SecretStores;
+
+/// A connection that is not up by then will not be.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// One attempt of one call; a hung endpoint costs this much before the next attempt.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Throttling and 5xx are retried until the invocation's deadline; this only caps the count.
+pub const MAX_ATTEMPTS: u32 = 10;
+
+/// The AWS configuration loader with this function's timeouts and retries; everything else
+/// (region, credentials, endpoints) comes from the environment as aws-config reads it.
+pub fn config_loader() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        )
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(200))
+                .with_max_backoff(Duration::from_secs(5)),
+        )
+}
+
+pub fn clients(config: &SdkConfig) -> Result<Clients, Error> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .build()
+        .map_err(|err| Error::Internal(format!("could not build the HTTP client: {err}")))?;
+    Ok(Clients {
+        cognito: aws_sdk_cognitoidentityprovider::Client::new(config),
+        stores: SecretStores {
+            secrets_manager: aws_sdk_secretsmanager::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
+        },
+        http,
+    })
+}

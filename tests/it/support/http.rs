@@ -1,0 +1,174 @@
+//! Small real HTTP/1.1 servers on 127.0.0.1 for the tests: CloudFormation's ResponseURL (records
+//! every request, answers with a scripted sequence of statuses or not at all) and the parsing
+//! they share with the Runtime API server.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub at: Instant,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+}
+
+/// Reads one request from the stream; `None` when the peer closed it.
+pub fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let path = parts.next()?.to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = header.split_once(':') {
+            headers.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    let length = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Recorded {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        at: Instant::now(),
+    })
+}
+
+pub fn write_response(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &str) {
+    let mut text = format!(
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        text.push_str(&format!("{k}: {v}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
+    let _ = stream.write_all(text.as_bytes());
+    let _ = stream.flush();
+}
+
+/// How the ResponseURL answers one request.
+#[derive(Debug, Clone, Copy)]
+pub enum Reply {
+    Status(u16),
+    /// Read the request, then never answer (the connection stays open until the server ends).
+    Hang,
+}
+
+#[derive(Default)]
+struct State {
+    recorded: Vec<Recorded>,
+    script: VecDeque<Reply>,
+}
+
+/// CloudFormation's side of a custom resource: the pre-signed URL the function PUTs its answer to.
+#[derive(Clone)]
+pub struct ResponseUrl {
+    pub url: String,
+    state: Arc<(Mutex<State>, Condvar)>,
+}
+
+impl ResponseUrl {
+    /// Answers 200 to everything.
+    pub fn start() -> Self {
+        Self::scripted(Vec::new())
+    }
+
+    /// Answers with `script` in order, then 200.
+    pub fn scripted(script: Vec<Reply>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new((
+            Mutex::new(State {
+                recorded: Vec::new(),
+                script: script.into(),
+            }),
+            Condvar::new(),
+        ));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let _ = stream.set_nodelay(true);
+                let shared = shared.clone();
+                std::thread::spawn(move || {
+                    let Some(request) = read_request(&mut stream) else {
+                        return;
+                    };
+                    let reply = {
+                        let (lock, signal) = &*shared;
+                        let mut state = lock.lock().unwrap();
+                        state.recorded.push(request);
+                        signal.notify_all();
+                        state.script.pop_front().unwrap_or(Reply::Status(200))
+                    };
+                    match reply {
+                        Reply::Status(status) => write_response(&mut stream, status, &[], ""),
+                        Reply::Hang => std::thread::sleep(Duration::from_secs(600)),
+                    }
+                });
+            }
+        });
+        ResponseUrl {
+            // Shaped like S3's pre-signed URL: the query string is a credential.
+            url: format!("http://127.0.0.1:{port}/cfn-response/stack/req?X-Amz-Signature=deadbeef"),
+            state,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.0.lock().unwrap().recorded.clone()
+    }
+
+    /// Waits until `count` requests have arrived, or `timeout` passed; returns what arrived.
+    pub fn wait_for(&self, count: usize, timeout: Duration) -> Vec<Recorded> {
+        let (lock, signal) = &*self.state;
+        let until = Instant::now() + timeout;
+        let mut state = lock.lock().unwrap();
+        while state.recorded.len() < count {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = signal.wait_timeout(state, left).unwrap().0;
+        }
+        state.recorded.clone()
+    }
+}
