@@ -134,10 +134,7 @@ impl CfnResponse {
     }
 
     pub fn is_success(&self) -> bool {
-        matches!(
-            self.0.status,
-            CloudFormationCustomResourceResponseStatus::Success
-        )
+        matches!(self.0.status, CloudFormationCustomResourceResponseStatus::Success)
     }
 
     /// The JSON body, at most [`MAX_BODY_BYTES`]: an over-long Reason is cut on a character
@@ -183,9 +180,7 @@ pub async fn respond(
     let url = reqwest::Url::parse(response_url)
         .ok()
         .filter(|url| matches!(url.scheme(), "http" | "https"))
-        .ok_or_else(|| {
-            Error::ResponseDelivery("the request's ResponseURL is not an http(s) URL".into())
-        })?;
+        .ok_or_else(|| Error::ResponseDelivery("the request's ResponseURL is not an http(s) URL".into()))?;
     // The query string is a pre-signed credential: keep it out of logs and messages.
     let place = format!("{}{}", url.host_str().unwrap_or(""), url.path());
     let mut backoff = FIRST_BACKOFF;
@@ -260,8 +255,7 @@ mod tests {
     #[test]
     fn body_echoes_the_request_and_carries_data() {
         let data = HashMap::from([("UserPoolId".to_owned(), "us-east-1_A".to_owned())]);
-        let body =
-            CfnResponse::success(&ids(), "us-east-1_A/alice".into(), "done".into(), data).body();
+        let body = CfnResponse::success(&ids(), "us-east-1_A/alice".into(), "done".into(), data).body();
         let json: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["Status"], "SUCCESS");
         assert_eq!(json["PhysicalResourceId"], "us-east-1_A/alice");
@@ -293,9 +287,35 @@ mod tests {
 
     #[test]
     fn reason_of_escaped_characters_is_cut_too() {
-        let body =
-            CfnResponse::failed(&ids(), "p".into(), "\u{1}\"".repeat(3000), HashMap::new()).body();
+        let body = CfnResponse::failed(&ids(), "p".into(), "\u{1}\"".repeat(3000), HashMap::new()).body();
         assert!(body.len() <= MAX_BODY_BYTES);
         assert!(serde_json::from_str::<Value>(&body).is_ok());
+    }
+
+    proptest::proptest! {
+        /// Whatever the Reason (any characters, any length) and the ids CloudFormation sends,
+        /// the body fits, is valid JSON, and its Reason is the start of the original, cut
+        /// between characters.
+        #[test]
+        fn body_always_fits_and_cuts_between_characters(
+            reason in "\\PC{0,3000}|(.|\\n|\\u{0}|\\u{1f}|\"|\\\\){0,5000}",
+            repeat in 1usize..4,
+            stack in "[a-zA-Z0-9:/-]{0,300}",
+            request_id in "[a-f0-9-]{0,64}",
+        ) {
+            let reason = reason.repeat(repeat);
+            let mut ids = ids();
+            ids.stack_id = stack;
+            ids.request_id = request_id;
+            let body = CfnResponse::failed(&ids, "pool/user".into(), reason.clone(), HashMap::new()).body();
+            proptest::prop_assert!(body.len() <= MAX_BODY_BYTES, "{} bytes", body.len());
+            let json: Value = serde_json::from_str(&body).unwrap();
+            let sent = json["Reason"].as_str().unwrap();
+            if sent != reason {
+                let kept = sent.strip_suffix(ELLIPSIS).unwrap_or(sent);
+                proptest::prop_assert!(reason.starts_with(kept));
+                proptest::prop_assert!(reason.is_char_boundary(kept.len()));
+            }
+        }
     }
 }

@@ -29,20 +29,15 @@ pub async fn set_password(
                 username: request.username.clone(),
                 user_pool_id: request.user_pool_id.clone(),
             },
-            Some(AdminSetUserPasswordError::ResourceNotFoundException(_)) => {
-                Error::UserPoolNotFound {
-                    user_pool_id: request.user_pool_id.clone(),
-                }
-            }
+            Some(AdminSetUserPasswordError::ResourceNotFoundException(_)) => Error::UserPoolNotFound {
+                user_pool_id: request.user_pool_id.clone(),
+            },
             Some(failure @ AdminSetUserPasswordError::InvalidPasswordException(_)) => {
                 Error::PasswordPolicy {
                     source_name: request.password.to_string(),
                     user_pool_id: request.user_pool_id.clone(),
                     // Cognito says which rule failed; keep that, but never risk echoing the value.
-                    detail: scrub(
-                        failure.message().unwrap_or("rejected by the policy"),
-                        password,
-                    ),
+                    detail: scrub(failure.message().unwrap_or("rejected by the policy"), password),
                 }
             }
             _ => Error::from_sdk(err, call(request)).scrubbed(password.expose_secret()),

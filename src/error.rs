@@ -31,10 +31,7 @@ pub enum Error {
     UnrecognisedEvent(String),
 
     #[error("property `{field}` {problem}")]
-    InvalidProperty {
-        field: &'static str,
-        problem: String,
-    },
+    InvalidProperty { field: &'static str, problem: String },
 
     #[error(
         "property `Password` is refused: a plaintext password in a template or an event can be read \
@@ -75,19 +72,13 @@ pub enum Error {
     },
 
     #[error("{source_name} has an unusable value: {problem}")]
-    UnusableSecret {
-        source_name: String,
-        problem: String,
-    },
+    UnusableSecret { source_name: String, problem: String },
 
     #[error(
         "user `{username}` does not exist in user pool `{user_pool_id}`: check `Username`; if the \
          user is created in the same stack, add `DependsOn` on it to the custom resource"
     )]
-    UserNotFound {
-        username: String,
-        user_pool_id: String,
-    },
+    UserNotFound { username: String, user_pool_id: String },
 
     #[error(
         "user pool `{user_pool_id}` was not found: check `UserPoolId` and that the function runs in \
@@ -130,9 +121,7 @@ pub enum Error {
     #[error("the response could not be delivered to CloudFormation: {0}")]
     ResponseDelivery(String),
 
-    #[error(
-        "the function failed unexpectedly ({0}); this is a bug, please report it with the log stream"
-    )]
+    #[error("the function failed unexpectedly ({0}); this is a bug, please report it with the log stream")]
     Internal(String),
 }
 

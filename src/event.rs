@@ -31,15 +31,25 @@ pub enum Invocation {
 impl Invocation {
     pub fn kind(&self) -> &'static str {
         match self {
-            Invocation::CloudFormation(request) => match request.as_ref() {
-                CloudFormationCustomResourceRequest::Create(_) => "CloudFormation Create",
-                CloudFormationCustomResourceRequest::Update(_) => "CloudFormation Update",
-                CloudFormationCustomResourceRequest::Delete(_) => "CloudFormation Delete",
-                _ => "CloudFormation",
-            },
+            Invocation::CloudFormation(request) => cfn_kind(request),
             Invocation::MalformedCloudFormation { .. } => "CloudFormation (malformed)",
             Invocation::EventBridge(_) => "EventBridge",
             Invocation::Direct(_) => "direct",
+        }
+    }
+
+    /// The properties the event carries, by shape.
+    pub fn properties(&self) -> Option<&Value> {
+        match self {
+            Invocation::CloudFormation(request) => match request.as_ref() {
+                CloudFormationCustomResourceRequest::Create(r) => Some(&r.resource_properties),
+                CloudFormationCustomResourceRequest::Update(r) => Some(&r.resource_properties),
+                CloudFormationCustomResourceRequest::Delete(r) => Some(&r.resource_properties),
+                _ => None,
+            },
+            Invocation::MalformedCloudFormation { .. } => None,
+            Invocation::EventBridge(event) => Some(&event.detail),
+            Invocation::Direct(properties) => Some(properties),
         }
     }
 
@@ -74,11 +84,18 @@ impl Invocation {
                 });
         }
         if map.is_empty() {
-            return Err(Error::UnrecognisedEvent(
-                "the event is an empty object".into(),
-            ));
+            return Err(Error::UnrecognisedEvent("the event is an empty object".into()));
         }
         Ok(Invocation::Direct(Value::Object(map)))
+    }
+}
+
+pub fn cfn_kind(request: &CfnRequest) -> &'static str {
+    match request {
+        CloudFormationCustomResourceRequest::Create(_) => "CloudFormation Create",
+        CloudFormationCustomResourceRequest::Update(_) => "CloudFormation Update",
+        CloudFormationCustomResourceRequest::Delete(_) => "CloudFormation Delete",
+        _ => "CloudFormation",
     }
 }
 
@@ -141,8 +158,7 @@ impl SetPasswordRequest {
                 type_name(properties)
             )));
         };
-        let raw: RawProperties =
-            serde_json::from_value(Value::Object(map.clone())).unwrap_or_default();
+        let raw: RawProperties = serde_json::from_value(Value::Object(map.clone())).unwrap_or_default();
         if raw.password.is_some() {
             return Err(Error::PlaintextPassword);
         }
@@ -153,30 +169,15 @@ impl SetPasswordRequest {
         check_username(&username)?;
 
         let secret_id = optional_string(&raw.password_secret_id, "PasswordSecretId", 1, 2048)?;
-        let parameter_name = optional_string(
-            &raw.password_parameter_name,
-            "PasswordParameterName",
-            1,
-            2048,
-        )?;
-        let json_key = optional_string(
-            &raw.password_secret_json_key,
-            "PasswordSecretJsonKey",
-            1,
-            1024,
-        )?;
+        let parameter_name = optional_string(&raw.password_parameter_name, "PasswordParameterName", 1, 2048)?;
+        let json_key = optional_string(&raw.password_secret_json_key, "PasswordSecretJsonKey", 1, 1024)?;
         let version_stage = optional_string(
             &raw.password_secret_version_stage,
             "PasswordSecretVersionStage",
             1,
             256,
         )?;
-        let version_id = optional_string(
-            &raw.password_secret_version_id,
-            "PasswordSecretVersionId",
-            32,
-            64,
-        )?;
+        let version_id = optional_string(&raw.password_secret_version_id, "PasswordSecretVersionId", 32, 64)?;
 
         let password = match (secret_id, parameter_name) {
             (Some(_), Some(_)) => return Err(Error::TwoPasswordSources),
@@ -251,10 +252,7 @@ fn required_string(
     match value {
         None | Some(Value::Null) => Err(Error::invalid(
             field,
-            format!(
-                "is required but missing (properties present: {})",
-                list_keys(map)
-            ),
+            format!("is required but missing (properties present: {})", list_keys(map)),
         )),
         Some(_) => Ok(optional_string(value, field, 1, usize::MAX)?.unwrap_or_default()),
     }
@@ -291,10 +289,7 @@ fn optional_string(
     if let Some(bad) = text.chars().find(|c| c.is_control()) {
         return Err(Error::invalid(
             field,
-            format!(
-                "must not contain control characters (found U+{:04X})",
-                bad as u32
-            ),
+            format!("must not contain control characters (found U+{:04X})", bad as u32),
         ));
     }
     Ok(Some(text.clone()))
@@ -321,9 +316,7 @@ fn check_user_pool_id(id: &str) -> Result<(), Error> {
     }
     match id.rfind('_') {
         Some(at)
-            if at > 0
-                && at + 1 < id.len()
-                && id[at + 1..].chars().all(|c| c.is_ascii_alphanumeric()) =>
+            if at > 0 && at + 1 < id.len() && id[at + 1..].chars().all(|c| c.is_ascii_alphanumeric()) =>
         {
             Ok(())
         }
@@ -376,7 +369,8 @@ mod tests {
     use serde_json::json;
 
     fn props(extra: Value) -> Value {
-        let mut base = json!({"UserPoolId": "us-east-1_Abc123", "Username": "alice", "PasswordSecretId": "app/alice"});
+        let mut base =
+            json!({"UserPoolId": "us-east-1_Abc123", "Username": "alice", "PasswordSecretId": "app/alice"});
         for (k, v) in extra.as_object().unwrap() {
             if v.is_null() {
                 base.as_object_mut().unwrap().remove(k);
@@ -422,13 +416,11 @@ mod tests {
             (json!("false"), false),
             (json!("False"), false),
         ] {
-            let request =
-                SetPasswordRequest::from_properties(&props(json!({ "Permanent": given }))).unwrap();
+            let request = SetPasswordRequest::from_properties(&props(json!({ "Permanent": given }))).unwrap();
             assert_eq!(request.permanent, expected, "Permanent = {given}");
         }
         assert!(
-            err(props(json!({"Permanent": "yes"})))
-                .contains("property `Permanent` must be true or false")
+            err(props(json!({"Permanent": "yes"}))).contains("property `Permanent` must be true or false")
         );
         assert!(err(props(json!({"Permanent": 1}))).contains("got a number"));
     }
@@ -467,9 +459,9 @@ mod tests {
         let message = err(props(
             json!({"PasswordSecretId": null, "PasswordParameterName": "/p", "PasswordSecretJsonKey": "pw"}),
         ));
-        assert!(message.starts_with(
-            "property `PasswordSecretJsonKey` applies only to a Secrets Manager secret"
-        ));
+        assert!(
+            message.starts_with("property `PasswordSecretJsonKey` applies only to a Secrets Manager secret")
+        );
     }
 
     #[test]
@@ -502,8 +494,7 @@ mod tests {
                 .starts_with("property `UserPoolId` is required but missing")
         );
         assert!(
-            err(props(json!({"Username": null})))
-                .starts_with("property `Username` is required but missing")
+            err(props(json!({"Username": null}))).starts_with("property `Username` is required but missing")
         );
         assert_eq!(
             err(props(json!({"Username": 42}))),
@@ -528,8 +519,7 @@ mod tests {
     #[test]
     fn unicode_usernames_are_accepted() {
         let request =
-            SetPasswordRequest::from_properties(&props(json!({"Username": "zoë.ñandú@例え"})))
-                .unwrap();
+            SetPasswordRequest::from_properties(&props(json!({"Username": "zoë.ñandú@例え"}))).unwrap();
         assert_eq!(request.username, "zoë.ñandú@例え");
         let long = "é".repeat(128);
         assert!(SetPasswordRequest::from_properties(&props(json!({ "Username": long }))).is_ok());
@@ -579,9 +569,7 @@ mod tests {
             "time": "2026-11-26T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
         assert_eq!(Invocation::recognise(eb).unwrap().kind(), "EventBridge");
         assert_eq!(
-            Invocation::recognise(json!({"UserPoolId": "x"}))
-                .unwrap()
-                .kind(),
+            Invocation::recognise(json!({"UserPoolId": "x"})).unwrap().kind(),
             "direct"
         );
         let broken_cfn = json!({"RequestType": "Create", "ResponseURL": "http://127.0.0.1/x"});

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::cfn::{self, CfnRequestIds, CfnResponse};
 use crate::cognito;
 use crate::error::Error;
-use crate::event::{CfnRequest, Invocation, SetPasswordRequest};
+use crate::event::{self, CfnRequest, Invocation, SetPasswordRequest};
 use crate::password::SecretStores;
 
 /// Time kept back from the invocation's deadline to deliver the CloudFormation response.
@@ -32,12 +32,16 @@ pub struct Clients {
 pub struct Settings {
     /// See [`DEFAULT_RESPONSE_MARGIN`]; `RESPONSE_MARGIN_MS` in the environment.
     pub response_margin: Duration,
+    /// A test hook (`TEST_PANIC_FOR_USERNAME`): a request for this user panics while it is
+    /// handled, so the tests can prove on the release build that a panic is still answered.
+    pub panic_for_username: Option<String>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             response_margin: DEFAULT_RESPONSE_MARGIN,
+            panic_for_username: None,
         }
     }
 }
@@ -53,6 +57,9 @@ impl Settings {
             })?;
             settings.response_margin = Duration::from_millis(millis);
         }
+        settings.panic_for_username = std::env::var("TEST_PANIC_FOR_USERNAME")
+            .ok()
+            .filter(|name| !name.is_empty());
         Ok(settings)
     }
 }
@@ -88,30 +95,24 @@ impl Function {
         let kind = invocation.kind();
         match invocation {
             Invocation::CloudFormation(request) => {
-                self.handle_cloudformation(*request, &context, deadlines)
-                    .await
+                self.handle_cloudformation(*request, &context, deadlines).await
             }
             Invocation::MalformedCloudFormation { raw, problem } => {
                 let ids = CfnRequestIds::of_raw(&raw);
-                let err = Error::UnrecognisedEvent(format!(
-                    "malformed CloudFormation request: {problem}"
-                ));
+                let err = Error::UnrecognisedEvent(format!("malformed CloudFormation request: {problem}"));
                 let physical_id = ids
                     .physical_resource_id
                     .clone()
                     .unwrap_or_else(|| fallback_physical_id(&ids));
-                let response =
-                    CfnResponse::failed(&ids, physical_id, reason(&err, &context), HashMap::new());
+                let response = CfnResponse::failed(&ids, physical_id, reason(&err, &context), HashMap::new());
                 log_outcome(&context, kind, None, Err(&err));
                 self.deliver(&ids, response, deadlines).await
             }
             Invocation::EventBridge(event) => {
-                self.handle_direct(&event.detail, &context, kind, deadlines)
-                    .await
+                self.handle_direct(&event.detail, &context, kind, deadlines).await
             }
             Invocation::Direct(properties) => {
-                self.handle_direct(&properties, &context, kind, deadlines)
-                    .await
+                self.handle_direct(&properties, &context, kind, deadlines).await
             }
         }
     }
@@ -171,21 +172,64 @@ impl Function {
         deadlines: Deadlines,
     ) -> Result<Value, Error> {
         let ids = CfnRequestIds::of(&request);
-        let kind = Invocation::CloudFormation(Box::new(request.clone())).kind();
+        // The answer is worked out in a task of its own so that a panic in it is caught here and
+        // still answered: an unanswered request leaves the stack waiting for an hour. This relies
+        // on `panic = "unwind"` in the release profile.
+        let task = tokio::spawn({
+            let (function, context) = (self.clone(), context.clone());
+            async move { function.cfn_response(request, &context, deadlines).await }
+        });
+        let response = match task.await {
+            Ok(response) => response,
+            Err(failure) => {
+                let err = Error::Internal(
+                    if failure.is_panic() {
+                        "it panicked"
+                    } else {
+                        "it was cancelled"
+                    }
+                    .into(),
+                );
+                log_outcome(context, "CloudFormation", None, Err(&err));
+                let physical_id = ids
+                    .physical_resource_id
+                    .clone()
+                    .unwrap_or_else(|| fallback_physical_id(&ids));
+                CfnResponse::failed(&ids, physical_id, reason(&err, context), HashMap::new())
+            }
+        };
+        self.deliver(&ids, response, deadlines).await
+    }
+
+    /// Works out the answer to one CloudFormation request (setting the password on Create and
+    /// Update); it cannot fail, since a failure is itself an answer.
+    async fn cfn_response(
+        &self,
+        request: CfnRequest,
+        context: &Context,
+        deadlines: Deadlines,
+    ) -> CfnResponse {
+        let ids = CfnRequestIds::of(&request);
+        let kind = event::cfn_kind(&request);
         let (properties, is_delete) = match &request {
             CloudFormationCustomResourceRequest::Create(r) => (&r.resource_properties, false),
             CloudFormationCustomResourceRequest::Update(r) => (&r.resource_properties, false),
             CloudFormationCustomResourceRequest::Delete(r) => (&r.resource_properties, true),
             _ => {
-                return Err(Error::UnrecognisedEvent(
-                    "unknown CloudFormation RequestType".into(),
-                ));
+                let err = Error::UnrecognisedEvent("unknown CloudFormation RequestType".into());
+                log_outcome(context, kind, None, Err(&err));
+                return CfnResponse::failed(
+                    &ids,
+                    fallback_physical_id(&ids),
+                    reason(&err, context),
+                    HashMap::new(),
+                );
             }
         };
         let validated = SetPasswordRequest::from_properties(properties);
         let data = validated.as_ref().map(data_of).unwrap_or_default();
 
-        let response = if is_delete {
+        if is_delete {
             // Nothing to undo: a password cannot be "unset". A Delete always succeeds, also after
             // a failed Create and with properties that no longer validate, so that a rollback or
             // a stack deletion is never blocked.
@@ -238,8 +282,7 @@ impl Function {
                     CfnResponse::failed(&ids, physical_id, reason(&err, context), data)
                 }
             }
-        };
-        self.deliver(&ids, response, deadlines).await
+        }
     }
 
     async fn deliver(
@@ -267,18 +310,16 @@ impl Function {
 
     /// Resolves the password reference and sets it, each call bounded by `deadline` so that a
     /// hung endpoint is reported by name while there is still time to answer.
-    pub async fn set_password(
-        &self,
-        request: &SetPasswordRequest,
-        deadline: Instant,
-    ) -> Result<(), Error> {
-        let password =
-            tokio::time::timeout_at(deadline, request.password.resolve(&self.clients.stores))
-                .await
-                .map_err(|_| Error::Timeout {
-                    call: request.password.call(),
-                    detail: "no answer before the invocation's deadline".into(),
-                })??;
+    pub async fn set_password(&self, request: &SetPasswordRequest, deadline: Instant) -> Result<(), Error> {
+        if self.settings.panic_for_username.as_deref() == Some(request.username.as_str()) {
+            panic!("injected panic: TEST_PANIC_FOR_USERNAME names this user");
+        }
+        let password = tokio::time::timeout_at(deadline, request.password.resolve(&self.clients.stores))
+            .await
+            .map_err(|_| Error::Timeout {
+                call: request.password.call(),
+                detail: "no answer before the invocation's deadline".into(),
+            })??;
         tokio::time::timeout_at(
             deadline,
             cognito::set_password(&self.clients.cognito, request, &password),
@@ -309,10 +350,7 @@ fn reason(err: &Error, context: &Context) -> String {
     if stream.is_empty() {
         err.to_string()
     } else {
-        format!(
-            "{err} (log stream: {}, {stream})",
-            context.env_config.log_group
-        )
+        format!("{err} (log stream: {}, {stream})", context.env_config.log_group)
     }
 }
 

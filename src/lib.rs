@@ -7,6 +7,7 @@ pub mod cognito;
 pub mod error;
 pub mod event;
 pub mod handler;
+pub mod logging;
 pub mod password;
 pub mod setup;
 

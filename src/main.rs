@@ -1,13 +1,13 @@
 //! Wiring only: tracing, clients, settings, and the runtime loop.
 
-use cognito_set_password::{Function, Settings, setup};
+use cognito_set_password::{Function, Settings, logging, setup};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL, as on AWS.
-    lambda_runtime::tracing::init_default_subscriber();
+    logging::init();
     let config = setup::config_loader().load().await;
     let function = Function::new(setup::clients(&config)?, Settings::from_env()?);
     let function = &function;

@@ -79,17 +79,15 @@ impl PasswordRef {
                     .send()
                     .await
                     .map_err(|err| match err.as_service_error() {
-                        Some(GetSecretValueError::ResourceNotFoundException(_)) => {
-                            Error::NotFound {
-                                source_name: self.to_string(),
-                                call: call.clone(),
-                                hint: if version_stage.is_some() || version_id.is_some() {
-                                    ", with the version stage or version id given"
-                                } else {
-                                    ""
-                                },
-                            }
-                        }
+                        Some(GetSecretValueError::ResourceNotFoundException(_)) => Error::NotFound {
+                            source_name: self.to_string(),
+                            call: call.clone(),
+                            hint: if version_stage.is_some() || version_id.is_some() {
+                                ", with the version stage or version id given"
+                            } else {
+                                ""
+                            },
+                        },
                         Some(GetSecretValueError::DecryptionFailure(_)) => Error::AccessDenied {
                             call: AwsCall {
                                 action: "kms:Decrypt",
@@ -102,7 +100,8 @@ impl PasswordRef {
                 let Some(value) = output.secret_string else {
                     return Err(Error::UnusableSecret {
                         source_name: self.to_string(),
-                        problem: "it has no SecretString (only SecretBinary); store the password as a string".into(),
+                        problem: "it has no SecretString (only SecretBinary); store the password as a string"
+                            .into(),
                     });
                 };
                 select_from_secret(secret_id, SecretString::from(value), json_key.as_deref())
@@ -142,8 +141,7 @@ impl PasswordRef {
                     Some(ParameterType::StringList) => {
                         return Err(Error::UnusableSecret {
                             source_name: self.to_string(),
-                            problem: "it is a StringList; store the password as a SecureString"
-                                .into(),
+                            problem: "it is a StringList; store the password as a SecureString".into(),
                         });
                     }
                     Some(ParameterType::String) => tracing::warn!(
@@ -256,13 +254,9 @@ mod tests {
 
     #[test]
     fn missing_key_names_the_key_and_the_keys_present_but_no_value() {
-        let message =
-            select(r#"{"user":"Visible-Not!","pass":"Sekret-Value-9!"}"#, None).unwrap_err();
+        let message = select(r#"{"user":"Visible-Not!","pass":"Sekret-Value-9!"}"#, None).unwrap_err();
         assert!(message.contains("without the key `password`"), "{message}");
-        assert!(
-            message.contains("keys present: `pass`, `user`"),
-            "{message}"
-        );
+        assert!(message.contains("keys present: `pass`, `user`"), "{message}");
         assert!(message.contains("PasswordSecretJsonKey"));
         assert!(!message.contains("Sekret-Value-9!") && !message.contains("Visible-Not!"));
     }
@@ -278,11 +272,7 @@ mod tests {
         let message = select("Sekret-Value-9!", Some("pw")).unwrap_err();
         assert!(message.contains("is not a JSON object"), "{message}");
         assert!(!message.contains("Sekret-Value-9!"));
-        assert!(
-            select("", None)
-                .unwrap_err()
-                .contains("the password is empty")
-        );
+        assert!(select("", None).unwrap_err().contains("the password is empty"));
         assert!(
             select(r#"{"password": ""}"#, None)
                 .unwrap_err()
@@ -292,9 +282,7 @@ mod tests {
 
     #[test]
     fn debug_of_the_resolved_value_is_redacted() {
-        let secret =
-            select_from_secret("s", SecretString::from("Sekret-Value-9!".to_owned()), None)
-                .unwrap();
+        let secret = select_from_secret("s", SecretString::from("Sekret-Value-9!".to_owned()), None).unwrap();
         assert!(!format!("{secret:?}").contains("Sekret"));
     }
 }

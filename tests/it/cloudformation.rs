@@ -11,9 +11,9 @@ use crate::support::http::{Recorded, ResponseUrl};
 use crate::support::{function, function_at, invoke};
 use cognito_set_password::Settings;
 
-const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/users/5b1c2f40-0000-11ef-0000-0a1b2c3d4e5f";
-const LOG_HINT: &str =
-    "(log stream: /aws/lambda/cognito-set-password, 2026/11/26/[$LATEST]0123456789abcdef)";
+const STACK_ID: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/users/5b1c2f40-0000-11ef-0000-0a1b2c3d4e5f";
+const LOG_HINT: &str = "(log stream: /aws/lambda/cognito-set-password, 2026/11/26/[$LATEST]0123456789abcdef)";
 
 /// The one response CloudFormation received, checked for the protocol's framing.
 fn the_response(cfn: &ResponseUrl) -> Recorded {
@@ -21,10 +21,7 @@ fn the_response(cfn: &ResponseUrl) -> Recorded {
     assert_eq!(requests.len(), 1, "exactly one response: {requests:?}");
     let response = requests.into_iter().next().unwrap();
     assert_eq!(response.method, "PUT");
-    assert_eq!(
-        response.path,
-        "/cfn-response/stack/req?X-Amz-Signature=deadbeef"
-    );
+    assert_eq!(response.path, "/cfn-response/stack/req?X-Amz-Signature=deadbeef");
     assert_eq!(
         response.header("content-type"),
         Some(""),
@@ -105,15 +102,9 @@ async fn create_sets_a_permanent_password_from_a_plain_secret() {
     );
     let returned = invoke(&function().await, request.clone()).await.unwrap();
 
+    assert_eq!(given.aws.status(&given.pool, &given.user).await, "CONFIRMED");
     assert_eq!(
-        given.aws.status(&given.pool, &given.user).await,
-        "CONFIRMED"
-    );
-    assert_eq!(
-        given
-            .aws
-            .login(&given.pool, &given.user, &given.password)
-            .await,
+        given.aws.login(&given.pool, &given.user, &given.password).await,
         Login::Authenticated
     );
     let physical_id = format!("{}/{}", given.pool.id, given.user);
@@ -121,18 +112,9 @@ async fn create_sets_a_permanent_password_from_a_plain_secret() {
         "set the password of user {} in user pool {}",
         given.user, given.pool.id
     );
-    let want = expected(
-        "SUCCESS",
-        &reason,
-        &physical_id,
-        &request,
-        success_data(&given),
-    );
+    let want = expected("SUCCESS", &reason, &physical_id, &request, success_data(&given));
     assert_eq!(the_response(&given.cfn).json(), want);
-    assert_eq!(
-        returned, want,
-        "the invocation returns what CloudFormation got"
-    );
+    assert_eq!(returned, want, "the invocation returns what CloudFormation got");
 }
 
 #[tokio::test]
@@ -153,10 +135,7 @@ async fn create_with_permanent_false_leaves_a_temporary_password() {
         "FORCE_CHANGE_PASSWORD"
     );
     assert_eq!(
-        given
-            .aws
-            .login(&given.pool, &given.user, &given.password)
-            .await,
+        given.aws.login(&given.pool, &given.user, &given.password).await,
         Login::NewPasswordRequired
     );
     assert_eq!(the_response(&given.cfn).json()["Status"], "SUCCESS");
@@ -185,17 +164,13 @@ async fn json_secret_yields_the_password_key_or_the_given_key() {
     invoke(&function().await, request).await.unwrap();
     assert_eq!(the_response(&given.cfn).json()["Status"], "SUCCESS");
     assert_eq!(
-        given
-            .aws
-            .login(&given.pool, &given.user, &given.password)
-            .await,
+        given.aws.login(&given.pool, &given.user, &given.password).await,
         Login::Authenticated
     );
 
     // A key of the user's choosing.
     let (given, secret_id) =
-        given_user_and_secret(|p| json!({"password": "Wrong-Pass-123!", "admin": p}).to_string())
-            .await;
+        given_user_and_secret(|p| json!({"password": "Wrong-Pass-123!", "admin": p}).to_string()).await;
     let request = cfn_request(
         "Create",
         &given.cfn.url,
@@ -207,10 +182,7 @@ async fn json_secret_yields_the_password_key_or_the_given_key() {
     invoke(&function().await, request).await.unwrap();
     assert_eq!(the_response(&given.cfn).json()["Status"], "SUCCESS");
     assert_eq!(
-        given
-            .aws
-            .login(&given.pool, &given.user, &given.password)
-            .await,
+        given.aws.login(&given.pool, &given.user, &given.password).await,
         Login::Authenticated
     );
 }
@@ -276,8 +248,7 @@ async fn create_from_an_ssm_securestring_parameter() {
     aws.user(&pool, &user).await;
     let password = strong_password();
     let name = format!("/{}/password", unique("app"));
-    aws.parameter(&name, &password, ParameterType::SecureString)
-        .await;
+    aws.parameter(&name, &password, ParameterType::SecureString).await;
     let cfn = ResponseUrl::start();
 
     let request = cfn_request(
@@ -292,10 +263,7 @@ async fn create_from_an_ssm_securestring_parameter() {
         "SUCCESS"
     );
     assert_eq!(aws.status(&pool, &user).await, "CONFIRMED");
-    assert_eq!(
-        aws.login(&pool, &user, &password).await,
-        Login::Authenticated
-    );
+    assert_eq!(aws.login(&pool, &user, &password).await, Login::Authenticated);
 }
 
 #[tokio::test]
@@ -321,19 +289,10 @@ async fn update_sets_the_password_again_and_keeps_or_replaces_the_physical_id() 
     );
     assert_eq!(
         the_response(&given.cfn).json(),
-        expected(
-            "SUCCESS",
-            &reason,
-            &physical_id,
-            &request,
-            success_data(&given)
-        )
+        expected("SUCCESS", &reason, &physical_id, &request, success_data(&given))
     );
     assert_eq!(
-        given
-            .aws
-            .login(&given.pool, &given.user, &new_password)
-            .await,
+        given.aws.login(&given.pool, &given.user, &new_password).await,
         Login::Authenticated
     );
 
@@ -391,10 +350,7 @@ async fn delete_succeeds_and_changes_nothing() {
         )
     );
     assert_eq!(
-        given
-            .aws
-            .login(&given.pool, &given.user, &given.password)
-            .await,
+        given.aws.login(&given.pool, &given.user, &given.password).await,
         Login::Authenticated
     );
 }
@@ -469,10 +425,7 @@ async fn invalid_properties_fail_at_once_without_calling_aws() {
         let request = cfn_request("Create", &cfn.url, properties);
         let started = Instant::now();
         invoke(&function, request.clone()).await.unwrap();
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "answered at once"
-        );
+        assert!(started.elapsed() < Duration::from_secs(2), "answered at once");
         let response = the_response(&cfn).json();
         let reason = response["Reason"].as_str().unwrap();
         assert!(reason.starts_with(reason_start), "{reason}");

@@ -16,9 +16,8 @@ async fn eventbridge_detail_sets_the_password() {
     let secret = unique("eb/dave");
     aws.secret(&secret, &password).await;
 
-    let event = eventbridge_event(
-        json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret}),
-    );
+    let event =
+        eventbridge_event(json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret}));
     let returned = invoke(&function().await, event).await.unwrap();
 
     assert_eq!(
@@ -26,10 +25,7 @@ async fn eventbridge_detail_sets_the_password() {
         json!({"UserPoolId": pool.id, "Username": user, "Permanent": true})
     );
     assert_eq!(aws.status(&pool, &user).await, "CONFIRMED");
-    assert_eq!(
-        aws.login(&pool, &user, &password).await,
-        Login::Authenticated
-    );
+    assert_eq!(aws.login(&pool, &user, &password).await, Login::Authenticated);
 }
 
 #[tokio::test]
@@ -43,7 +39,8 @@ async fn direct_invocation_sets_a_temporary_password() {
     aws.secret(&secret, &json!({"password": password}).to_string())
         .await;
 
-    let event = json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret, "Permanent": false});
+    let event =
+        json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret, "Permanent": false});
     let returned = invoke(&function().await, event).await.unwrap();
 
     assert_eq!(
@@ -80,12 +77,9 @@ async fn failures_are_invocation_errors_that_say_what_to_fix() {
     );
     assert!(!err.is_retryable());
 
-    let err = invoke(
-        &function().await,
-        eventbridge_event(json!({"Username": "x"})),
-    )
-    .await
-    .unwrap_err();
+    let err = invoke(&function().await, eventbridge_event(json!({"Username": "x"})))
+        .await
+        .unwrap_err();
     assert!(
         err.to_string()
             .starts_with("property `UserPoolId` is required but missing"),
@@ -97,10 +91,7 @@ async fn failures_are_invocation_errors_that_say_what_to_fix() {
 async fn events_of_no_known_shape_are_refused_clearly() {
     let function = function().await;
     for (event, expected) in [
-        (
-            json!("just a string"),
-            "expected a JSON object, got a string",
-        ),
+        (json!("just a string"), "expected a JSON object, got a string"),
         (json!([1, 2, 3]), "expected a JSON object, got an array"),
         (json!({}), "the event is an empty object"),
     ] {

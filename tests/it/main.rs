@@ -3,5 +3,9 @@
 
 mod cloudformation;
 mod direct;
+mod emulator;
+mod hostile;
+mod leak;
 mod process;
+mod reliability;
 mod support;

@@ -44,11 +44,8 @@ async fn one_process_serves_every_event_shape_and_never_logs_the_password() {
     aws.user(&pool, &bob).await;
     let (alice_password, bob_password) = (strong_password(), strong_password());
     let alice_secret = unique("proc/alice");
-    aws.secret(
-        &alice_secret,
-        &json!({"password": alice_password}).to_string(),
-    )
-    .await;
+    aws.secret(&alice_secret, &json!({"password": alice_password}).to_string())
+        .await;
     let bob_parameter = format!("/{}/bob", unique("proc"));
     aws.parameter(
         &bob_parameter,
@@ -104,10 +101,7 @@ async fn one_process_serves_every_event_shape_and_never_logs_the_password() {
         outcome.response(),
         &json!({"UserPoolId": pool.id, "Username": bob, "Permanent": true})
     );
-    assert_eq!(
-        aws.login(&pool, &bob, &bob_password).await,
-        Login::Authenticated
-    );
+    assert_eq!(aws.login(&pool, &bob, &bob_password).await, Login::Authenticated);
 
     // WHEN a direct call fails on the pool's policy, it is an invocation error
     let direct = json!({"UserPoolId": pool.id, "Username": bob, "PasswordSecretId": weak_secret});
@@ -141,11 +135,7 @@ async fn one_process_serves_every_event_shape_and_never_logs_the_password() {
     assert_eq!(failed[0]["level"], "ERROR");
     // AND no password, in any form, in any line at TRACE
     assert!(output.lines().count() > 20, "TRACE logging is on: {output}");
-    for secret in [
-        alice_password.as_str(),
-        bob_password.as_str(),
-        weak_password,
-    ] {
+    for secret in [alice_password.as_str(), bob_password.as_str(), weak_password] {
         assert!(!output.contains(secret), "a password reached the log");
     }
 }
@@ -161,9 +151,7 @@ async fn blocking(runtime: RuntimeApi, input: Input) -> (RuntimeApi, Outcome) {
     tokio::task::spawn_blocking(move || {
         let outcome = match input {
             Input::Event(event) => runtime.invoke(&event),
-            Input::Raw(body) => {
-                runtime.invoke_raw(&body, Duration::from_secs(30), Duration::from_secs(40))
-            }
+            Input::Raw(body) => runtime.invoke_raw(&body, Duration::from_secs(30), Duration::from_secs(40)),
         };
         (runtime, outcome)
     })

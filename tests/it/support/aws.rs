@@ -86,11 +86,7 @@ impl Aws {
             .cognito
             .create_user_pool()
             .pool_name(unique("pool"))
-            .policies(
-                UserPoolPolicyType::builder()
-                    .password_policy(policy)
-                    .build(),
-            )
+            .policies(UserPoolPolicyType::builder().password_policy(policy).build())
             .send()
             .await
             .unwrap()
@@ -153,8 +149,7 @@ impl Aws {
         match result {
             Ok(output) if output.authentication_result.is_some() => Login::Authenticated,
             Ok(output)
-                if output.challenge_name.as_ref().map(|c| c.as_str())
-                    == Some("NEW_PASSWORD_REQUIRED") =>
+                if output.challenge_name.as_ref().map(|c| c.as_str()) == Some("NEW_PASSWORD_REQUIRED") =>
             {
                 Login::NewPasswordRequired
             }
@@ -192,12 +187,7 @@ impl Aws {
             .unwrap()
     }
 
-    pub async fn parameter(
-        &self,
-        name: &str,
-        value: &str,
-        kind: aws_sdk_ssm::types::ParameterType,
-    ) {
+    pub async fn parameter(&self, name: &str, value: &str, kind: aws_sdk_ssm::types::ParameterType) {
         self.ssm
             .put_parameter()
             .name(name)
@@ -213,8 +203,7 @@ impl Aws {
 pub fn cfn_request(request_type: &str, response_url: &str, properties: Value) -> Value {
     let request_id = unique("req");
     let mut properties = properties;
-    properties["ServiceToken"] =
-        json!("arn:aws:lambda:us-east-1:123456789012:function:cognito-set-password");
+    properties["ServiceToken"] = json!("arn:aws:lambda:us-east-1:123456789012:function:cognito-set-password");
     json!({
         "RequestType": request_type,
         "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:cognito-set-password",

@@ -4,6 +4,8 @@
 pub mod aws;
 pub mod http;
 pub mod moto;
+pub mod proxy;
+pub mod rie;
 pub mod runtime;
 
 use std::sync::Arc;
@@ -41,10 +43,7 @@ pub fn context(budget: Duration) -> Context {
     context
 }
 
-pub async fn invoke(
-    function: &Function,
-    event: Value,
-) -> Result<Value, cognito_set_password::Error> {
+pub async fn invoke(function: &Function, event: Value) -> Result<Value, cognito_set_password::Error> {
     function
         .handle(LambdaEvent::new(event, context(Duration::from_secs(30))))
         .await

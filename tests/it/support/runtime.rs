@@ -146,10 +146,7 @@ fn serve(stream: &mut std::net::TcpStream, shared: &Shared) {
             200,
             &[
                 ("Lambda-Runtime-Aws-Request-Id", pending.id),
-                (
-                    "Lambda-Runtime-Deadline-Ms",
-                    pending.deadline_ms.to_string(),
-                ),
+                ("Lambda-Runtime-Deadline-Ms", pending.deadline_ms.to_string()),
                 (
                     "Lambda-Runtime-Invoked-Function-Arn",
                     "arn:aws:lambda:us-east-1:123456789012:function:cognito-set-password".into(),
@@ -167,14 +164,10 @@ fn serve(stream: &mut std::net::TcpStream, shared: &Shared) {
     let mut state = lock.lock().unwrap();
     if let Some(rest) = path.strip_prefix("invocation/") {
         if let Some(id) = rest.strip_suffix("/response") {
-            let value =
-                serde_json::from_str(&request.body).unwrap_or(Value::String(request.body.clone()));
-            state
-                .outcomes
-                .insert(id.to_owned(), Outcome::Response(value));
+            let value = serde_json::from_str(&request.body).unwrap_or(Value::String(request.body.clone()));
+            state.outcomes.insert(id.to_owned(), Outcome::Response(value));
         } else if let Some(id) = rest.strip_suffix("/error") {
-            let value =
-                serde_json::from_str(&request.body).unwrap_or(Value::String(request.body.clone()));
+            let value = serde_json::from_str(&request.body).unwrap_or(Value::String(request.body.clone()));
             state.outcomes.insert(id.to_owned(), Outcome::Error(value));
         }
     } else if path == "init/error" {
@@ -185,7 +178,8 @@ fn serve(stream: &mut std::net::TcpStream, shared: &Shared) {
     write_response(stream, 202, &[], "{\"status\":\"OK\"}");
 }
 
-/// The function's binary running under a [`RuntimeApi`]; killed when dropped.
+/// A process with everything it prints captured: the function's binary under a [`RuntimeApi`],
+/// or the Runtime Interface Emulator running it. Killed when dropped.
 pub struct FunctionProcess {
     child: Child,
     output: Arc<Mutex<String>>,
@@ -201,34 +195,33 @@ impl FunctionProcess {
             .env("AWS_LAMBDA_FUNCTION_NAME", "cognito-set-password")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env(
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                "/aws/lambda/cognito-set-password",
-            )
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/cognito-set-password")
             .env(
                 "AWS_LAMBDA_LOG_STREAM_NAME",
                 "2026/11/26/[$LATEST]0123456789abcdef",
             )
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("AWS_SECRET_ACCESS_KEY", "testing");
         for (key, value) in env {
             command.env(key, value);
         }
-        let mut child = command.spawn().expect("start the function's binary");
+        Self::capture(command)
+    }
+
+    /// Starts `command` with its stdout and stderr captured.
+    pub fn capture(mut command: Command) -> Self {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {command:?}: {e}"));
         let output = Arc::new(Mutex::new(String::new()));
         for pipe in [
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -254,6 +247,20 @@ impl FunctionProcess {
     /// Everything the process printed so far, stdout and stderr.
     pub fn output(&self) -> String {
         self.output.lock().unwrap().clone()
+    }
+
+    /// The process's peak resident memory so far, in KiB (`VmHWM`).
+    pub fn peak_rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn is_running(&mut self) -> bool {

@@ -1,0 +1,186 @@
+//! The leak test: every failure path, run by the release binary at TRACE with known passwords,
+//! and everything it produced (every log line, every invocation result and error, every body
+//! CloudFormation received) scanned for them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::BINARY;
+use crate::support::aws::{Aws, cfn_request, eventbridge_event, unique};
+use crate::support::http::{Reply, ResponseUrl};
+use crate::support::moto;
+use crate::support::proxy::{Fault, FaultProxy};
+use crate::support::runtime::{FunctionProcess, Outcome, RuntimeApi};
+
+const KNOWN_STRONG: &str = "Kn0wn!Strong-Passw0rd-7Q";
+const KNOWN_WEAK: &str = "known-weak-password";
+
+#[tokio::test]
+async fn no_failure_path_leaks_the_password_anywhere() {
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let user = unique("heidi");
+    aws.user(&pool, &user).await;
+    let strong = unique("leak/strong");
+    aws.secret(
+        &strong,
+        &json!({"password": KNOWN_STRONG, "other": KNOWN_WEAK}).to_string(),
+    )
+    .await;
+    let weak = unique("leak/weak");
+    aws.secret(&weak, KNOWN_WEAK).await;
+    let weak_parameter = format!("/{}", unique("leak"));
+    aws.parameter(
+        &weak_parameter,
+        KNOWN_WEAK,
+        aws_sdk_ssm::types::ParameterType::SecureString,
+    )
+    .await;
+
+    let proxy = FaultProxy::start(moto::endpoint());
+    let runtime = Arc::new(RuntimeApi::start());
+    let process = FunctionProcess::spawn(
+        BINARY,
+        &runtime,
+        &[
+            ("AWS_ENDPOINT_URL", proxy.endpoint.as_str()),
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+            ("TEST_PANIC_FOR_USERNAME", "boom"),
+        ],
+    );
+    let props = |username: &str, secret: &str| json!({"UserPoolId": pool.id, "Username": username, "PasswordSecretId": secret});
+    let mut produced: Vec<String> = Vec::new();
+    let mut run = async |event: Value, cfn: &ResponseUrl, budget: Duration| {
+        let runtime = runtime.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            runtime.invoke_raw(&event.to_string(), budget, budget + Duration::from_secs(10))
+        })
+        .await
+        .unwrap();
+        assert_ne!(outcome, Outcome::NoAnswer);
+        produced.push(format!("{outcome:?}"));
+        produced.extend(cfn.requests().into_iter().map(|r| r.body));
+        outcome
+    };
+    let long = Duration::from_secs(30);
+    let short = Duration::from_secs(5);
+
+    // Throttled four times, then success.
+    proxy.fail(
+        "AdminSetUserPassword",
+        Fault::AwsError {
+            status: 400,
+            code: "TooManyRequestsException",
+        },
+        4,
+    );
+    let cfn = ResponseUrl::start();
+    run(cfn_request("Create", &cfn.url, props(&user, &strong)), &cfn, long).await;
+    // The password does not meet the policy.
+    let cfn = ResponseUrl::start();
+    run(cfn_request("Create", &cfn.url, props(&user, &weak)), &cfn, long).await;
+    // No such user.
+    let cfn = ResponseUrl::start();
+    run(
+        cfn_request("Create", &cfn.url, props("ghost", &strong)),
+        &cfn,
+        long,
+    )
+    .await;
+    // Access denied.
+    proxy.fail(
+        "AdminSetUserPassword",
+        Fault::AwsError {
+            status: 400,
+            code: "AccessDeniedException",
+        },
+        1,
+    );
+    let cfn = ResponseUrl::start();
+    run(cfn_request("Create", &cfn.url, props(&user, &strong)), &cfn, long).await;
+    // A 5xx that is retried, and an invalid-parameter error that is not.
+    proxy.fail("AdminSetUserPassword", Fault::Status(503), 1);
+    proxy.fail(
+        "AdminSetUserPassword",
+        Fault::AwsError {
+            status: 400,
+            code: "InvalidParameterException",
+        },
+        1,
+    );
+    let cfn = ResponseUrl::start();
+    run(cfn_request("Update", &cfn.url, props(&user, &strong)), &cfn, long).await;
+    // Hung Cognito, hung Secrets Manager.
+    proxy.fail("AdminSetUserPassword", Fault::Hang, 1);
+    let cfn = ResponseUrl::start();
+    run(
+        cfn_request("Create", &cfn.url, props(&user, &strong)),
+        &cfn,
+        short,
+    )
+    .await;
+    proxy.fail("GetSecretValue", Fault::Hang, 1);
+    let cfn = ResponseUrl::start();
+    run(
+        cfn_request("Create", &cfn.url, props(&user, &strong)),
+        &cfn,
+        short,
+    )
+    .await;
+    // A ResponseURL that fails twice, and one that never answers.
+    let cfn = ResponseUrl::scripted(vec![Reply::Status(503), Reply::Status(500)]);
+    run(cfn_request("Create", &cfn.url, props(&user, &strong)), &cfn, long).await;
+    let cfn = ResponseUrl::scripted(vec![Reply::Hang; 10]);
+    run(
+        cfn_request("Create", &cfn.url, props(&user, &strong)),
+        &cfn,
+        short,
+    )
+    .await;
+    // A panic.
+    let cfn = ResponseUrl::start();
+    run(
+        cfn_request("Create", &cfn.url, props("boom", &strong)),
+        &cfn,
+        long,
+    )
+    .await;
+    // EventBridge and direct failures, from a parameter and from a JSON key.
+    let none = ResponseUrl::start();
+    let event = json!({"UserPoolId": pool.id, "Username": user, "PasswordParameterName": weak_parameter});
+    run(eventbridge_event(event.clone()), &none, long).await;
+    let mut direct = props(&user, &strong);
+    direct["PasswordSecretJsonKey"] = json!("other");
+    run(direct, &none, long).await;
+    let mut direct = props(&user, &strong);
+    direct["PasswordSecretJsonKey"] = json!("absent");
+    run(direct, &none, long).await;
+    // A plaintext password given where a reference belongs.
+    let mut plaintext = props(&user, &strong);
+    plaintext["Password"] = json!(KNOWN_STRONG);
+    run(plaintext, &none, long).await;
+
+    let output = process.output();
+    assert!(output.lines().count() > 100, "TRACE logging is on");
+    assert!(
+        output.contains("TooManyRequestsException"),
+        "the failure paths ran"
+    );
+    assert!(output.contains("did not answer in time"), "the failure paths ran");
+    assert!(output.contains("panicked"), "the failure paths ran");
+    produced.push(output);
+    for (i, text) in produced.iter().enumerate() {
+        for password in [KNOWN_STRONG, KNOWN_WEAK] {
+            if let Some(line) = text.lines().find(|line| line.contains(password)) {
+                let shown = line.replace(password, "<PASSWORD>");
+                panic!(
+                    "output {i} of {} holds a password: {}",
+                    produced.len(),
+                    &shown[..shown.len().min(600)]
+                );
+            }
+        }
+    }
+}
