@@ -1,0 +1,53 @@
+//! Our own code on the hot path, apart from AWS round trips: recognising an event, validating its
+//! properties, and building the CloudFormation response body. `cargo bench` prints the figures.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+
+use cognito_set_password::SetPasswordRequest;
+use cognito_set_password::cfn::{CfnRequestIds, CfnResponse};
+use cognito_set_password::event::Invocation;
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const CREATE: &str = include_str!("../events/cloudformation-create.json");
+const EVENTBRIDGE: &str = include_str!("../events/eventbridge.json");
+
+fn hot_path(c: &mut Criterion) {
+    c.bench_function("recognise a CloudFormation Create", |b| {
+        b.iter(|| Invocation::recognise(serde_json::from_str(black_box(CREATE)).unwrap()).unwrap())
+    });
+    c.bench_function("recognise an EventBridge event", |b| {
+        b.iter(|| Invocation::recognise(serde_json::from_str(black_box(EVENTBRIDGE)).unwrap()).unwrap())
+    });
+    let invocation = Invocation::recognise(serde_json::from_str(CREATE).unwrap()).unwrap();
+    let properties = invocation.properties().unwrap().clone();
+    c.bench_function("validate the properties", |b| {
+        b.iter(|| SetPasswordRequest::from_properties(black_box(&properties)).unwrap())
+    });
+    let Invocation::CloudFormation(request) = &invocation else {
+        unreachable!()
+    };
+    let ids = CfnRequestIds::of(request);
+    let data = HashMap::from([
+        ("UserPoolId".to_owned(), "us-east-1_Example1".to_owned()),
+        ("Username".to_owned(), "alice".to_owned()),
+    ]);
+    c.bench_function("build the response body", |b| {
+        b.iter(|| {
+            CfnResponse::success(
+                black_box(&ids),
+                "us-east-1_Example1/alice".into(),
+                "done".into(),
+                data.clone(),
+            )
+            .body()
+        })
+    });
+    c.bench_function("build a response body whose Reason must be cut", |b| {
+        let reason = "é".repeat(5000);
+        b.iter(|| CfnResponse::failed(black_box(&ids), "p".into(), reason.clone(), HashMap::new()).body())
+    });
+}
+
+criterion_group!(benches, hot_path);
+criterion_main!(benches);
