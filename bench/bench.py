@@ -76,6 +76,13 @@ class NoDelayHandler(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length", 0)))
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A client closing its keep-alive connection is not news.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class RuntimeApi:
     """The Lambda Runtime API, with timestamps of what the function did when."""
 
@@ -122,8 +129,51 @@ class RuntimeApi:
         self.server.server_close()
 
 
+def make_tls_files(directory):
+    """A CA and a certificate for 127.0.0.1 signed by it: the ResponseURL speaks https, as S3's
+    pre-signed URLs do (crhelper accepts nothing else), and both functions trust the CA through
+    SSL_CERT_FILE, which OpenSSL and rustls-native-certs both honour."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=7))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=7))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    (directory / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (directory / "server.pem").write_bytes(leaf.public_bytes(pem))
+    (directory / "server.key").write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                                             serialization.NoEncryption()))
+    return directory / "ca.pem"
+
+
 class ResponseUrl:
-    def __init__(self):
+    """CloudFormation's pre-signed URL, over https."""
+
+    def __init__(self, tls_dir):
+        import ssl
         self.received = []
 
         outer = self
@@ -133,8 +183,11 @@ class ResponseUrl:
                 outer.received.append(json.loads(self.body()))
                 self.reply(200)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cfn"
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls_dir / "server.pem", tls_dir / "server.key")
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}/cfn?X-Amz-Signature=bench"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
@@ -160,7 +213,8 @@ class World:
         self.pool = cognito.create_user_pool(PoolName="bench")["UserPool"]["Id"]
         cognito.admin_create_user(UserPoolId=self.pool, Username="alice")
         boto3.client("secretsmanager", **aws).create_secret(Name="bench/alice", SecretString="Bench-Passw0rd!x")
-        self.cfn = ResponseUrl()
+        self.ca = make_tls_files(WORK)
+        self.cfn = ResponseUrl(WORK)
 
     def event(self):
         return {
@@ -182,6 +236,7 @@ class World:
             "AWS_LAMBDA_LOG_LEVEL": "INFO", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
             "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "_HANDLER": "handler.handler",
             "PYTHONPATH": str(BENCH / "peer"), "LAMBDA_TASK_ROOT": str(BENCH / "peer"),
+            "SSL_CERT_FILE": str(self.ca),
         }
 
     def stop(self):
@@ -268,7 +323,12 @@ def sizes():
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.write(bootstrap, "bootstrap")
         found["its zip, as sam deploy uploads it"] = len(buffer.getvalue())
-    found["x86_64 release binary"] = (ROOT / "target/release/cognito-set-password").stat().st_size
+    binary = ROOT / "target/release/cognito-set-password"
+    found["x86_64 release binary"] = binary.stat().st_size
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(binary, "bootstrap")
+    found["x86_64 release binary, zipped"] = len(buffer.getvalue())
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.write(BENCH / "peer/handler.py", "handler.py")
@@ -335,7 +395,7 @@ def main():
              + (f": {args.note}" if args.note else ""), "",
              f"- machine: {machine()}", f"- versions: {versions()}",
              f"- {args.runs} fresh processes each, alternating; medians; a CloudFormation Create "
-             "(GetSecretValue + AdminSetUserPassword against moto, PUT to a local ResponseURL)", "",
+             "(GetSecretValue + AdminSetUserPassword against moto over http, PUT to a local https ResponseURL)", "",
              "| measure | Rust | peer (crhelper + boto3) | Rust / peer |", "| --- | ---: | ---: | ---: |"]
     for label, key in rows:
         rust, peer = med("rust", key), med("peer", key)

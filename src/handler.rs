@@ -47,20 +47,22 @@ impl Default for Settings {
 }
 
 impl Settings {
-    pub fn from_env() -> Result<Self, Error> {
+    /// Reads the settings from the environment. A value that does not parse is reported and
+    /// replaced by its default: failing the cold start would leave CloudFormation unanswered.
+    pub fn from_env() -> Self {
         let mut settings = Settings::default();
         if let Ok(text) = std::env::var("RESPONSE_MARGIN_MS") {
-            let millis = text.trim().parse::<u64>().map_err(|_| {
-                Error::Internal(format!(
-                    "environment variable RESPONSE_MARGIN_MS must be a whole number of milliseconds, got `{text}`"
-                ))
-            })?;
-            settings.response_margin = Duration::from_millis(millis);
+            match text.trim().parse::<u64>() {
+                Ok(millis) => settings.response_margin = Duration::from_millis(millis),
+                Err(_) => tracing::error!(
+                    value = %text,
+                    default_ms = DEFAULT_RESPONSE_MARGIN.as_millis() as u64,
+                    "RESPONSE_MARGIN_MS must be a whole number of milliseconds; using the default"
+                ),
+            }
         }
-        settings.panic_for_username = std::env::var("TEST_PANIC_FOR_USERNAME")
-            .ok()
-            .filter(|name| !name.is_empty());
-        Ok(settings)
+        settings.panic_for_username = std::env::var("TEST_PANIC_FOR_USERNAME").ok().filter(|name| !name.is_empty());
+        settings
     }
 }
 
