@@ -243,8 +243,10 @@ class World:
         self.moto.terminate()
 
 
+RUST_BINARY = ROOT / "target/release/cognito-set-password"
+
 IMPLEMENTATIONS = {
-    "rust": lambda: [str(ROOT / "target/release/cognito-set-password")],
+    "rust": lambda: [str(RUST_BINARY)],
     "peer": lambda: [str(BENCH / ".venv/bin/python"), "-m", "awslambdaric", "handler.handler"],
 }
 
@@ -323,7 +325,7 @@ def sizes():
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.write(bootstrap, "bootstrap")
         found["its zip, as sam deploy uploads it"] = len(buffer.getvalue())
-    binary = ROOT / "target/release/cognito-set-password"
+    binary = RUST_BINARY
     found["x86_64 release binary"] = binary.stat().st_size
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -366,7 +368,11 @@ def main():
     parser.add_argument("--warm", type=int, default=20)
     parser.add_argument("--rie-runs", type=int, default=5)
     parser.add_argument("--note", default="", help="what this run is about, for results.md")
+    parser.add_argument("--rust-binary", help="another build of the function to measure (default: the release build)")
     args = parser.parse_args()
+    if args.rust_binary:
+        global RUST_BINARY
+        RUST_BINARY = Path(args.rust_binary).resolve()
     WORK.mkdir(parents=True, exist_ok=True)
     world = World()
     results = {"rust": [], "peer": []}
