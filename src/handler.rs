@@ -61,7 +61,9 @@ impl Settings {
                 ),
             }
         }
-        settings.panic_for_username = std::env::var("TEST_PANIC_FOR_USERNAME").ok().filter(|name| !name.is_empty());
+        settings.panic_for_username = std::env::var("TEST_PANIC_FOR_USERNAME")
+            .ok()
+            .filter(|name| !name.is_empty());
         settings
     }
 }
