@@ -59,6 +59,14 @@ impl CfnRequestIds {
         }
     }
 
+    /// The request's own PhysicalResourceId (Update, Delete), or for a Create that failed before
+    /// it had a pool and user to name its resource after, a stand-in.
+    pub fn physical_resource_id_or_stand_in(&self) -> String {
+        self.physical_resource_id
+            .clone()
+            .unwrap_or_else(|| format!("failed-{}", self.request_id))
+    }
+
     /// Best effort for a request that did not parse: whatever string fields it has.
     pub fn of_raw(raw: &Map<String, Value>) -> Self {
         let field = |name: &str| {
@@ -180,7 +188,10 @@ pub async fn respond(
     let url = reqwest::Url::parse(response_url)
         .ok()
         .filter(|url| matches!(url.scheme(), "http" | "https"))
-        .ok_or_else(|| Error::ResponseDelivery("the request's ResponseURL is not an http(s) URL".into()))?;
+        .ok_or_else(|| Error::ResponseDelivery {
+            detail: "the request's ResponseURL is not an http(s) URL".into(),
+            retryable: false,
+        })?;
     // The query string is a pre-signed credential: keep it out of logs and messages.
     let place = format!("{}{}", url.host_str().unwrap_or(""), url.path());
     let mut backoff = FIRST_BACKOFF;
@@ -211,9 +222,12 @@ pub async fn respond(
                     "the ResponseURL refused the response; a 403 usually means the pre-signed URL expired \
                      (it is valid for about two hours after CloudFormation sent the request)"
                 );
-                return Err(Error::ResponseDelivery(format!(
-                    "the ResponseURL at {place} answered HTTP {status}; the pre-signed URL may have expired"
-                )));
+                return Err(Error::ResponseDelivery {
+                    detail: format!(
+                        "the ResponseURL at {place} answered HTTP {status}; the pre-signed URL may have expired"
+                    ),
+                    retryable: false,
+                });
             }
             Ok(answer) => format!("HTTP {}", answer.status().as_u16()),
             Err(err) if err.is_timeout() => "no answer in time".to_owned(),
@@ -222,9 +236,12 @@ pub async fn respond(
         };
         let pause = jitter(backoff);
         if Instant::now() + pause >= deadline {
-            return Err(Error::ResponseDelivery(format!(
-                "gave up on the ResponseURL at {place} after {attempt} attempt(s) at the invocation's deadline; last: {problem}"
-            )));
+            return Err(Error::ResponseDelivery {
+                detail: format!(
+                    "gave up on the ResponseURL at {place} after {attempt} attempt(s) at the invocation's deadline; last: {problem}"
+                ),
+                retryable: true,
+            });
         }
         tracing::warn!(attempt, problem = %problem, url = %place, "retrying the CloudFormation response");
         tokio::time::sleep(pause).await;

@@ -118,8 +118,8 @@ pub enum Error {
         retryable: bool,
     },
 
-    #[error("the response could not be delivered to CloudFormation: {0}")]
-    ResponseDelivery(String),
+    #[error("the response could not be delivered to CloudFormation: {detail}")]
+    ResponseDelivery { detail: String, retryable: bool },
 
     #[error("the function failed unexpectedly ({0}); this is a bug, please report it with the log stream")]
     Internal(String),
@@ -129,8 +129,8 @@ impl Error {
     /// Whether the same request could succeed if tried again later without any change.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Throttled { .. } | Error::Timeout { .. } | Error::ResponseDelivery(_) => true,
-            Error::Aws { retryable, .. } => *retryable,
+            Error::Throttled { .. } | Error::Timeout { .. } => true,
+            Error::Aws { retryable, .. } | Error::ResponseDelivery { retryable, .. } => *retryable,
             _ => false,
         }
     }

@@ -41,12 +41,7 @@ impl Invocation {
     /// The properties the event carries, by shape.
     pub fn properties(&self) -> Option<&Value> {
         match self {
-            Invocation::CloudFormation(request) => match request.as_ref() {
-                CloudFormationCustomResourceRequest::Create(r) => Some(&r.resource_properties),
-                CloudFormationCustomResourceRequest::Update(r) => Some(&r.resource_properties),
-                CloudFormationCustomResourceRequest::Delete(r) => Some(&r.resource_properties),
-                _ => None,
-            },
+            Invocation::CloudFormation(request) => resource_properties(request),
             Invocation::MalformedCloudFormation { .. } => None,
             Invocation::EventBridge(event) => Some(&event.detail),
             Invocation::Direct(properties) => Some(properties),
@@ -87,6 +82,16 @@ impl Invocation {
             return Err(Error::UnrecognisedEvent("the event is an empty object".into()));
         }
         Ok(Invocation::Direct(Value::Object(map)))
+    }
+}
+
+/// The `ResourceProperties` of any request type.
+pub fn resource_properties(request: &CfnRequest) -> Option<&Value> {
+    match request {
+        CloudFormationCustomResourceRequest::Create(r) => Some(&r.resource_properties),
+        CloudFormationCustomResourceRequest::Update(r) => Some(&r.resource_properties),
+        CloudFormationCustomResourceRequest::Delete(r) => Some(&r.resource_properties),
+        _ => None,
     }
 }
 
@@ -226,15 +231,24 @@ impl SetPasswordRequest {
     }
 }
 
-fn list_keys(map: &Map<String, Value>) -> String {
+/// Names of a JSON object's keys for a message: sorted, each at most 64 characters, at most 20
+/// of them. Keys, never values.
+pub(crate) fn list_keys(map: &Map<String, Value>) -> String {
+    const MAX_KEYS: usize = 20;
     if map.is_empty() {
-        "none".into()
-    } else {
-        map.keys()
-            .map(|k| format!("`{}`", truncate_chars(k, 64)))
-            .collect::<Vec<_>>()
-            .join(", ")
+        return "none".into();
     }
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    let mut listed: Vec<String> = keys
+        .iter()
+        .take(MAX_KEYS)
+        .map(|k| format!("`{}`", truncate_chars(k, 64)))
+        .collect();
+    if keys.len() > MAX_KEYS {
+        listed.push(format!("and {} more", keys.len() - MAX_KEYS));
+    }
+    listed.join(", ")
 }
 
 fn truncate_chars(text: &str, max: usize) -> String {

@@ -11,9 +11,15 @@ use tokio::time::Instant;
 
 use crate::cfn::{self, CfnRequestIds, CfnResponse};
 use crate::cognito;
-use crate::error::Error;
+use crate::error::{AwsCall, Error};
 use crate::event::{self, CfnRequest, Invocation, SetPasswordRequest};
 use crate::password::SecretStores;
+
+/// What a Delete answers: there is nothing to undo, a password cannot be "unset".
+const NOTHING_TO_DELETE: &str = "nothing to delete: the user and password are left as they are";
+/// The error's share of a FAILED Reason; the rest of the 4096-byte body is for the log stream
+/// and the ids CloudFormation sends.
+const MAX_ERROR_IN_REASON: usize = 2500;
 
 /// Time kept back from the invocation's deadline to deliver the CloudFormation response.
 pub const DEFAULT_RESPONSE_MARGIN: Duration = Duration::from_millis(2000);
@@ -103,13 +109,17 @@ impl Function {
             }
             Invocation::MalformedCloudFormation { raw, problem } => {
                 let ids = CfnRequestIds::of_raw(&raw);
-                let err = Error::UnrecognisedEvent(format!("malformed CloudFormation request: {problem}"));
-                let physical_id = ids
-                    .physical_resource_id
-                    .clone()
-                    .unwrap_or_else(|| fallback_physical_id(&ids));
-                let response = CfnResponse::failed(&ids, physical_id, reason(&err, &context), HashMap::new());
-                log_outcome(&context, kind, None, Err(&err));
+                let physical_id = ids.physical_resource_id_or_stand_in();
+                // Even a damaged Delete must not block a rollback or a stack deletion.
+                let response = if raw.get("RequestType").and_then(Value::as_str) == Some("Delete") {
+                    log_outcome(&context, kind, None, Ok("SUCCESS (nothing to delete)"));
+                    CfnResponse::success(&ids, physical_id, NOTHING_TO_DELETE.into(), HashMap::new())
+                } else {
+                    let err =
+                        Error::UnrecognisedEvent(format!("malformed CloudFormation request: {problem}"));
+                    log_outcome(&context, kind, None, Err(&err));
+                    CfnResponse::failed(&ids, physical_id, reason(&err, &context), HashMap::new())
+                };
                 self.deliver(&ids, response, deadlines).await
             }
             Invocation::EventBridge(event) => {
@@ -195,11 +205,12 @@ impl Function {
                     .into(),
                 );
                 log_outcome(context, "CloudFormation", None, Err(&err));
-                let physical_id = ids
-                    .physical_resource_id
-                    .clone()
-                    .unwrap_or_else(|| fallback_physical_id(&ids));
-                CfnResponse::failed(&ids, physical_id, reason(&err, context), HashMap::new())
+                CfnResponse::failed(
+                    &ids,
+                    ids.physical_resource_id_or_stand_in(),
+                    reason(&err, context),
+                    HashMap::new(),
+                )
             }
         };
         self.deliver(&ids, response, deadlines).await
@@ -215,21 +226,17 @@ impl Function {
     ) -> CfnResponse {
         let ids = CfnRequestIds::of(&request);
         let kind = event::cfn_kind(&request);
-        let (properties, is_delete) = match &request {
-            CloudFormationCustomResourceRequest::Create(r) => (&r.resource_properties, false),
-            CloudFormationCustomResourceRequest::Update(r) => (&r.resource_properties, false),
-            CloudFormationCustomResourceRequest::Delete(r) => (&r.resource_properties, true),
-            _ => {
-                let err = Error::UnrecognisedEvent("unknown CloudFormation RequestType".into());
-                log_outcome(context, kind, None, Err(&err));
-                return CfnResponse::failed(
-                    &ids,
-                    fallback_physical_id(&ids),
-                    reason(&err, context),
-                    HashMap::new(),
-                );
-            }
+        let Some(properties) = event::resource_properties(&request) else {
+            let err = Error::UnrecognisedEvent("unknown CloudFormation RequestType".into());
+            log_outcome(context, kind, None, Err(&err));
+            return CfnResponse::failed(
+                &ids,
+                ids.physical_resource_id_or_stand_in(),
+                reason(&err, context),
+                HashMap::new(),
+            );
         };
+        let is_delete = matches!(request, CloudFormationCustomResourceRequest::Delete(_));
         let validated = SetPasswordRequest::from_properties(properties);
         let data = validated.as_ref().map(data_of).unwrap_or_default();
 
@@ -243,14 +250,10 @@ impl Function {
                 validated.as_ref().ok(),
                 Ok("SUCCESS (nothing to delete)"),
             );
-            let physical_id = ids
-                .physical_resource_id
-                .clone()
-                .unwrap_or_else(|| fallback_physical_id(&ids));
             CfnResponse::success(
                 &ids,
-                physical_id,
-                "nothing to delete: the user and password are left as they are".into(),
+                ids.physical_resource_id_or_stand_in(),
+                NOTHING_TO_DELETE.into(),
                 data,
             )
         } else {
@@ -282,7 +285,7 @@ impl Function {
                         .physical_resource_id
                         .clone()
                         .or_else(|| request.map(|r| r.physical_resource_id()))
-                        .unwrap_or_else(|| fallback_physical_id(&ids));
+                        .unwrap_or_else(|| ids.physical_resource_id_or_stand_in());
                     CfnResponse::failed(&ids, physical_id, reason(&err, context), data)
                 }
             }
@@ -318,22 +321,33 @@ impl Function {
         if self.settings.panic_for_username.as_deref() == Some(request.username.as_str()) {
             panic!("injected panic: TEST_PANIC_FOR_USERNAME names this user");
         }
-        let password = tokio::time::timeout_at(deadline, request.password.resolve(&self.clients.stores))
-            .await
-            .map_err(|_| Error::Timeout {
-                call: request.password.call(),
-                detail: "no answer before the invocation's deadline".into(),
-            })??;
-        tokio::time::timeout_at(
+        let password = within(
             deadline,
+            request.password.call(),
+            request.password.resolve(&self.clients.stores),
+        )
+        .await?;
+        within(
+            deadline,
+            cognito::call(request),
             cognito::set_password(&self.clients.cognito, request, &password),
         )
         .await
+    }
+}
+
+/// Runs one AWS call until `deadline`; past it, the call is reported by name.
+async fn within<T>(
+    deadline: Instant,
+    call: AwsCall,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::time::timeout_at(deadline, work)
+        .await
         .map_err(|_| Error::Timeout {
-            call: cognito::call(request),
+            call,
             detail: "no answer before the invocation's deadline".into(),
         })?
-    }
 }
 
 fn data_of(request: &SetPasswordRequest) -> HashMap<String, String> {
@@ -343,18 +357,22 @@ fn data_of(request: &SetPasswordRequest) -> HashMap<String, String> {
     ])
 }
 
-/// A failed Create with invalid properties has no pool or user to name its resource after.
-fn fallback_physical_id(ids: &CfnRequestIds) -> String {
-    format!("failed-{}", ids.request_id)
-}
-
-/// The FAILED Reason: the error, and where to read more.
+/// The FAILED Reason: the error, and where to read more. The error is shortened first, so that
+/// the log stream survives even when the message is long (a 2048-character secret ARN, say).
 fn reason(err: &Error, context: &Context) -> String {
+    let mut message = err.to_string();
+    if message.len() > MAX_ERROR_IN_REASON {
+        message.truncate(message.floor_char_boundary(MAX_ERROR_IN_REASON));
+        message.push('…');
+    }
     let stream = &context.env_config.log_stream;
     if stream.is_empty() {
-        err.to_string()
+        message
     } else {
-        format!("{err} (log stream: {}, {stream})", context.env_config.log_group)
+        format!(
+            "{message} (log stream: {}, {stream})",
+            context.env_config.log_group
+        )
     }
 }
 

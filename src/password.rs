@@ -197,19 +197,11 @@ pub fn select_from_secret(
                 crate::event::type_name(&other)
             ),
         }),
-        None => {
-            let mut present: Vec<String> = object.keys().map(|k| format!("`{k}`")).collect();
-            present.sort();
-            Err(Error::SecretKeyMissing {
-                secret_id: secret_id.to_owned(),
-                key: key.to_owned(),
-                present: if present.is_empty() {
-                    "none".into()
-                } else {
-                    present.join(", ")
-                },
-            })
-        }
+        None => Err(Error::SecretKeyMissing {
+            secret_id: secret_id.to_owned(),
+            key: key.to_owned(),
+            present: crate::event::list_keys(&object),
+        }),
     }
 }
 

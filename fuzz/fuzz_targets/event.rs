@@ -25,8 +25,11 @@ fuzz_target!(|data: &[u8]| {
         Some(Err(err)) => err.to_string(),
         None => String::new(),
     };
-    let body = CfnResponse::failed(&ids, "p".into(), reason.repeat(8), HashMap::new()).body();
-    // Only ids longer than CloudFormation ever sends can exceed the limit.
-    let ids_len = ids.stack_id.len() + ids.request_id.len() + ids.logical_resource_id.len();
-    assert!(body.len() <= MAX_BODY_BYTES || ids_len > 1024, "body of {} bytes", body.len());
+    let physical_id = ids.physical_resource_id_or_stand_in();
+    let data = HashMap::from([("Username".to_owned(), reason.clone())]);
+    let body = CfnResponse::failed(&ids, physical_id.clone(), reason.repeat(8), data.clone()).body();
+    // Only when the ids and data alone (an empty Reason) exceed the limit may the body: no
+    // CloudFormation request carries such ids.
+    let floor = CfnResponse::failed(&ids, physical_id, String::new(), data).body().len();
+    assert!(body.len() <= MAX_BODY_BYTES || floor > MAX_BODY_BYTES, "body of {} bytes", body.len());
 });

@@ -535,6 +535,19 @@ async fn missing_json_key_names_the_key_and_the_keys_present_never_a_value() {
 }
 
 #[tokio::test]
+async fn malformed_delete_still_succeeds() {
+    let cfn = ResponseUrl::start();
+    let request = json!({
+        "RequestType": "Delete", "ResponseURL": cfn.url, "StackId": STACK_ID,
+        "RequestId": "r-2", "LogicalResourceId": "AlicePassword", "PhysicalResourceId": "pool/user"
+    });
+    invoke(&function().await, request).await.unwrap();
+    let response = the_response(&cfn).json();
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(response["PhysicalResourceId"], "pool/user");
+}
+
+#[tokio::test]
 async fn malformed_cloudformation_request_still_gets_failed() {
     let cfn = ResponseUrl::start();
     let request = json!({

@@ -53,8 +53,9 @@ async fn hostile_input_gets_a_clear_error_in_bounded_time_and_memory() {
     let (outcome, took) = invoke_raw(&runtime, "[".repeat(200_000)).await;
     assert!(matches!(outcome, Outcome::Error(_)), "{outcome:?}");
     assert!(took < Duration::from_secs(2));
+    // Nested as deep as the parser allows (128 levels): a plain type error.
     let mut deep = json!("x");
-    for _ in 0..100 {
+    for _ in 0..120 {
         deep = json!({ "a": deep });
     }
     let (outcome, _) = invoke(
@@ -125,6 +126,11 @@ async fn hostile_input_gets_a_clear_error_in_bounded_time_and_memory() {
     // A ResponseURL that is not a URL: no one to answer, so an invocation error that says so.
     let request = cfn_request("Create", "not a url\u{7f}", valid.clone());
     let (outcome, _) = invoke(&runtime, &request).await;
+    assert_eq!(
+        outcome.error()["errorType"],
+        "NonRetryable",
+        "retrying cannot fix the URL"
+    );
     assert!(
         message(&outcome).contains("ResponseURL is not an http(s) URL"),
         "{outcome:?}"

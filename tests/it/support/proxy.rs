@@ -15,6 +15,9 @@ use super::http::{Recorded, read_request, write_response};
 pub enum Fault {
     /// Answer `status` with the AWS error `code` (`x-amzn-ErrorType` and `__type`).
     AwsError { status: u16, code: &'static str },
+    /// Like `AwsError`, with a message that quotes the whole request (a password included): what
+    /// a careless service could do, and what the function must never pass on.
+    AwsErrorQuotingRequest { status: u16, code: &'static str },
     /// Answer a bare HTTP status with an empty body, as a load balancer would.
     Status(u16),
     /// Read the request and never answer.
@@ -118,8 +121,15 @@ fn handle(stream: &mut TcpStream, request: Recorded, state: &Mutex<State>, upstr
         })
     };
     match fault {
-        Some(Fault::AwsError { status, code }) => {
-            let body = format!(r#"{{"__type":"{code}","message":"injected by the test proxy"}}"#);
+        Some(fault @ (Fault::AwsError { .. } | Fault::AwsErrorQuotingRequest { .. })) => {
+            let (status, code, message) = match fault {
+                Fault::AwsError { status, code } => (status, code, "injected by the test proxy".to_owned()),
+                Fault::AwsErrorQuotingRequest { status, code } => {
+                    (status, code, format!("invalid request: {}", request.body))
+                }
+                _ => unreachable!(),
+            };
+            let body = serde_json::json!({"__type": code, "message": message}).to_string();
             write_response(
                 stream,
                 status,
