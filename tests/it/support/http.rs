@@ -83,6 +83,19 @@ pub fn write_response(stream: &mut TcpStream, status: u16, headers: &[(&str, Str
     let _ = stream.flush();
 }
 
+/// Serves every connection to `listener` on a thread of its own, with `TCP_NODELAY` (without it,
+/// Nagle and delayed ACK add ~40 ms to an exchange), until the test binary ends.
+pub fn serve_each(listener: TcpListener, connection: impl Fn(TcpStream) + Clone + Send + 'static) {
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let _ = stream.set_nodelay(true);
+            let connection = connection.clone();
+            std::thread::spawn(move || connection(stream));
+        }
+    });
+}
+
 /// How the ResponseURL answers one request.
 #[derive(Debug, Clone, Copy)]
 pub enum Reply {
@@ -122,27 +135,20 @@ impl ResponseUrl {
             Condvar::new(),
         ));
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                std::thread::spawn(move || {
-                    let Some(request) = read_request(&mut stream) else {
-                        return;
-                    };
-                    let reply = {
-                        let (lock, signal) = &*shared;
-                        let mut state = lock.lock().unwrap();
-                        state.recorded.push(request);
-                        signal.notify_all();
-                        state.script.pop_front().unwrap_or(Reply::Status(200))
-                    };
-                    match reply {
-                        Reply::Status(status) => write_response(&mut stream, status, &[], ""),
-                        Reply::Hang => std::thread::sleep(Duration::from_secs(600)),
-                    }
-                });
+        serve_each(listener, move |mut stream| {
+            let Some(request) = read_request(&mut stream) else {
+                return;
+            };
+            let reply = {
+                let (lock, signal) = &*shared;
+                let mut state = lock.lock().unwrap();
+                state.recorded.push(request);
+                signal.notify_all();
+                state.script.pop_front().unwrap_or(Reply::Status(200))
+            };
+            match reply {
+                Reply::Status(status) => write_response(&mut stream, status, &[], ""),
+                Reply::Hang => std::thread::sleep(Duration::from_secs(600)),
             }
         });
         ResponseUrl {

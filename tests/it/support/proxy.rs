@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::http::{Recorded, read_request, write_response};
+use super::http::{Recorded, read_request, serve_each, write_response};
 
 #[derive(Debug, Clone)]
 pub enum Fault {
@@ -51,18 +51,11 @@ impl FaultProxy {
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let state: Arc<Mutex<State>> = Arc::default();
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let _ = stream.set_nodelay(true);
-                let (shared, upstream) = (shared.clone(), upstream.clone());
-                std::thread::spawn(move || {
-                    while let Some(request) = read_request(&mut stream) {
-                        if !handle(&mut stream, request, &shared, &upstream) {
-                            return;
-                        }
-                    }
-                });
+        serve_each(listener, move |mut stream| {
+            while let Some(request) = read_request(&mut stream) {
+                if !handle(&mut stream, request, &shared, &upstream) {
+                    return;
+                }
             }
         });
         FaultProxy { endpoint, state }

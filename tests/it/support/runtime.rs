@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use super::http::{read_request, write_response};
+use super::http::{read_request, serve_each, write_response};
 
 /// What the function answered to one invocation.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,14 +65,7 @@ impl RuntimeApi {
         let address = listener.local_addr().unwrap().to_string();
         let state: Shared = Arc::default();
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                std::thread::spawn(move || serve(&mut stream, &shared));
-            }
-        });
+        serve_each(listener, move |mut stream| serve(&mut stream, &shared));
         RuntimeApi {
             address,
             state,
