@@ -96,6 +96,37 @@ pub enum Error {
         detail: String,
     },
 
+    #[error("the password from {source_name} cannot be sent to Cognito: {problem}; {fix}")]
+    PasswordContract {
+        source_name: String,
+        problem: String,
+        fix: String,
+    },
+
+    #[error(
+        "{source_name} names {new}, but this secret holds the password of {held}, and a secret sets \
+         the password of one user only, so nothing was set: give {new} a secret of its own, and \
+         store a version that names {held} in this one"
+    )]
+    UserChanged {
+        source_name: String,
+        held: String,
+        new: String,
+    },
+
+    #[error("the new password of {who} does not work: {detail}")]
+    SignInFailed { who: String, detail: String },
+
+    #[error("secret `{secret_id}` cannot be rotated: {problem}")]
+    NotRotatable { secret_id: String, problem: String },
+
+    #[error("rotation step {step} of secret `{secret_id}` failed: {source}")]
+    RotationStep {
+        step: &'static str,
+        secret_id: String,
+        source: Box<Error>,
+    },
+
     #[error(
         "access denied: the function's role may not call {call} ({detail}); allow that action on \
          that resource in the role's policy (and kms:Decrypt on the key, for an encrypted secret)"
@@ -131,6 +162,7 @@ impl Error {
         match self {
             Error::Throttled { .. } | Error::Timeout { .. } => true,
             Error::Aws { retryable, .. } | Error::ResponseDelivery { retryable, .. } => *retryable,
+            Error::RotationStep { source, .. } => source.is_retryable(),
             _ => false,
         }
     }

@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::password::PasswordRef;
+use crate::rotation::RotationEvent;
+use crate::sync::LabelUpdated;
 
 /// A CloudFormation request with the properties left raw: they are validated separately, so a
 /// Delete can answer SUCCESS even when they no longer validate.
@@ -25,6 +27,10 @@ pub enum Invocation {
         problem: String,
     },
     EventBridge(Box<EventBridgeEvent<Value>>),
+    /// One step of a Secrets Manager rotation.
+    Rotation(RotationEvent),
+    /// Secrets Manager's `Secret Label Updated`, through EventBridge.
+    SecretLabelUpdated(LabelUpdated),
     Direct(Value),
 }
 
@@ -34,6 +40,8 @@ impl Invocation {
             Invocation::CloudFormation(request) => cfn_kind(request),
             Invocation::MalformedCloudFormation { .. } => "CloudFormation (malformed)",
             Invocation::EventBridge(_) => "EventBridge",
+            Invocation::Rotation(_) => "rotation",
+            Invocation::SecretLabelUpdated(_) => "sync",
             Invocation::Direct(_) => "direct",
         }
     }
@@ -44,6 +52,7 @@ impl Invocation {
             Invocation::CloudFormation(request) => resource_properties(request),
             Invocation::MalformedCloudFormation { .. } => None,
             Invocation::EventBridge(event) => Some(&event.detail),
+            Invocation::Rotation(_) | Invocation::SecretLabelUpdated(_) => None,
             Invocation::Direct(properties) => Some(properties),
         }
     }
@@ -69,11 +78,25 @@ impl Invocation {
             );
         }
         if map.contains_key("detail-type") && map.contains_key("detail") {
-            return serde_json::from_value::<EventBridgeEvent<Value>>(Value::Object(map))
-                .map(|event| Invocation::EventBridge(Box::new(event)))
-                .map_err(|err| {
+            let event =
+                serde_json::from_value::<EventBridgeEvent<Value>>(Value::Object(map)).map_err(|err| {
                     Error::UnrecognisedEvent(format!(
                         "malformed EventBridge event: {}",
+                        describe_serde_error(&err)
+                    ))
+                })?;
+            return match LabelUpdated::recognise(&event) {
+                Some(update) => update.map(Invocation::SecretLabelUpdated),
+                None => Ok(Invocation::EventBridge(Box::new(event))),
+            };
+        }
+        if RotationEvent::is_one(&map) {
+            return serde_json::from_value::<RotationEvent>(Value::Object(map))
+                .map(Invocation::Rotation)
+                .map_err(|err| {
+                    Error::UnrecognisedEvent(format!(
+                        "malformed Secrets Manager rotation event ({}); `Step` must be createSecret, \
+                         setSecret, testSecret or finishSecret, and `SecretId` and `ClientRequestToken` strings",
                         describe_serde_error(&err)
                     ))
                 });
@@ -310,7 +333,7 @@ fn optional_string(
 }
 
 /// Cognito's pattern for a user pool id: `[\w-]+_[0-9a-zA-Z]+`, 1–55 characters.
-fn check_user_pool_id(id: &str) -> Result<(), Error> {
+pub(crate) fn check_user_pool_id(id: &str) -> Result<(), Error> {
     let problem = || {
         Error::invalid(
             "UserPoolId",
@@ -340,7 +363,7 @@ fn check_user_pool_id(id: &str) -> Result<(), Error> {
 
 /// Cognito allows 1–128 characters of letters, marks, symbols, numbers and punctuation: no
 /// whitespace and no control characters.
-fn check_username(username: &str) -> Result<(), Error> {
+pub(crate) fn check_username(username: &str) -> Result<(), Error> {
     let chars = username.chars().count();
     if chars > 128 {
         return Err(Error::invalid(

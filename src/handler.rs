@@ -14,6 +14,8 @@ use crate::cognito;
 use crate::error::{AwsCall, Error};
 use crate::event::{self, CfnRequest, Invocation, SetPasswordRequest};
 use crate::password::SecretStores;
+use crate::rotation::{self, RotationEvent};
+use crate::sync::{self, LabelUpdated, Synced};
 
 /// What a Delete answers: there is nothing to undo, a password cannot be "unset".
 const NOTHING_TO_DELETE: &str = "nothing to delete: the user and password are left as they are";
@@ -38,6 +40,9 @@ pub struct Clients {
 pub struct Settings {
     /// See [`DEFAULT_RESPONSE_MARGIN`]; `RESPONSE_MARGIN_MS` in the environment.
     pub response_margin: Duration,
+    /// The length of a password that rotation generates, unless the pool's policy asks for more
+    /// (`ROTATION_PASSWORD_LENGTH`; at most 256).
+    pub rotation_password_length: u32,
     /// A test hook (`TEST_PANIC_FOR_USERNAME`): a request for this user panics while it is
     /// handled, so the tests can prove on the release build that a panic is still answered.
     pub panic_for_username: Option<String>,
@@ -47,6 +52,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             response_margin: DEFAULT_RESPONSE_MARGIN,
+            rotation_password_length: rotation::DEFAULT_PASSWORD_LENGTH,
             panic_for_username: None,
         }
     }
@@ -64,6 +70,16 @@ impl Settings {
                     value = %text,
                     default_ms = DEFAULT_RESPONSE_MARGIN.as_millis() as u64,
                     "RESPONSE_MARGIN_MS must be a whole number of milliseconds; using the default"
+                ),
+            }
+        }
+        if let Ok(text) = std::env::var("ROTATION_PASSWORD_LENGTH") {
+            match text.trim().parse::<u32>() {
+                Ok(length @ 1..=256) => settings.rotation_password_length = length,
+                _ => tracing::error!(
+                    value = %text,
+                    default = rotation::DEFAULT_PASSWORD_LENGTH,
+                    "ROTATION_PASSWORD_LENGTH must be a whole number from 1 to 256; using the default"
                 ),
             }
         }
@@ -127,6 +143,74 @@ impl Function {
             }
             Invocation::Direct(properties) => {
                 self.handle_direct(&properties, &context, kind, deadlines).await
+            }
+            Invocation::Rotation(event) => self.handle_rotation(&event, &context, deadlines).await,
+            Invocation::SecretLabelUpdated(event) => self.handle_sync(&event, &context, deadlines).await,
+        }
+    }
+
+    /// A rotation step: the result is logged and returned; a failure is an invocation error, so
+    /// that Secrets Manager marks the rotation failed and tries again.
+    async fn handle_rotation(
+        &self,
+        event: &RotationEvent,
+        context: &Context,
+        deadlines: Deadlines,
+    ) -> Result<Value, Error> {
+        let call = AwsCall {
+            action: event.step.name(),
+            resource: event.secret_id.clone(),
+        };
+        let outcome = within(
+            deadlines.work,
+            call,
+            rotation::rotate(&self.clients, &self.settings, event),
+        )
+        .await;
+        let (step, secret_id, version) = (event.step.name(), &event.secret_id, &event.client_request_token);
+        match outcome {
+            Ok(result) => {
+                tracing::info!(request_id = %context.request_id, event_kind = "rotation", step, secret_id, version, result, "rotation step done");
+                Ok(json!({"Step": step, "SecretId": secret_id, "Result": result}))
+            }
+            Err(err) => {
+                tracing::error!(request_id = %context.request_id, event_kind = "rotation", step, secret_id, version, result = "FAILED", retryable = err.is_retryable(), error = %err, "rotation step failed");
+                Err(err)
+            }
+        }
+    }
+
+    /// `Secret Label Updated`: a failure is an invocation error, so that EventBridge's retries and
+    /// the dead-letter queue apply.
+    async fn handle_sync(
+        &self,
+        event: &LabelUpdated,
+        context: &Context,
+        deadlines: Deadlines,
+    ) -> Result<Value, Error> {
+        let call = AwsCall {
+            action: "sync",
+            resource: event.secret_id.clone(),
+        };
+        let outcome = within(deadlines.work, call, sync::sync(&self.clients, event)).await;
+        let (secret_id, label, version) = (&event.secret_id, &event.label, &event.version_id);
+        match outcome {
+            Ok(Synced::Set {
+                user_pool_id,
+                username,
+            }) => {
+                tracing::info!(request_id = %context.request_id, event_kind = "sync", secret_id, label, version, user_pool_id, username, result = "SUCCESS", "password set from the new AWSCURRENT");
+                Ok(
+                    json!({"SecretId": secret_id, "VersionId": version, "UserPoolId": user_pool_id, "Username": username, "Result": "set"}),
+                )
+            }
+            Ok(Synced::Skipped(why)) => {
+                tracing::info!(request_id = %context.request_id, event_kind = "sync", secret_id, label, version, result = "SKIPPED", why, "nothing to sync");
+                Ok(json!({"SecretId": secret_id, "VersionId": version, "Result": why}))
+            }
+            Err(err) => {
+                tracing::error!(request_id = %context.request_id, event_kind = "sync", secret_id, label, version, result = "FAILED", retryable = err.is_retryable(), error = %err, "sync failed");
+                Err(err)
             }
         }
     }

@@ -1,15 +1,21 @@
 //! cognito-set-password: an AWS Lambda function that sets an Amazon Cognito user's password from
 //! a Secrets Manager secret or an SSM SecureString parameter, for CloudFormation custom resources,
-//! EventBridge rules and direct invocation. The plaintext never leaves the function.
+//! EventBridge rules and direct invocation; and, for a user's JSON secret, its rotation function
+//! and the sync that follows changes to it. The plaintext never leaves the function.
 
 pub mod cfn;
 pub mod cognito;
 pub mod error;
 pub mod event;
 pub mod handler;
+pub mod held;
 pub mod logging;
 pub mod password;
+pub mod rotation;
+pub mod secrets;
 pub mod setup;
+pub mod sync;
+pub mod user_secret;
 
 pub use error::Error;
 pub use event::{Invocation, SetPasswordRequest};

@@ -45,6 +45,28 @@ pub struct SecretStores {
 }
 
 impl PasswordRef {
+    /// Where the value comes from, key and version included, for messages about the value.
+    pub fn source_name(&self) -> String {
+        match self {
+            PasswordRef::Secret {
+                json_key,
+                version_stage,
+                version_id,
+                ..
+            } => {
+                let mut name = self.to_string();
+                if let Some(key) = json_key {
+                    name.push_str(&format!(" (key `{key}`)"));
+                }
+                if let Some(version) = version_id.as_ref().or(version_stage.as_ref()) {
+                    name.push_str(&format!(" (version `{version}`)"));
+                }
+                name
+            }
+            PasswordRef::Parameter { .. } => self.to_string(),
+        }
+    }
+
     /// The call that reads this reference, as IAM names it.
     pub fn call(&self) -> AwsCall {
         match self {

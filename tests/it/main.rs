@@ -2,6 +2,7 @@
 //! built binary under the Lambda Runtime API. One test binary, so the SDK is linked once.
 
 mod cloudformation;
+mod contract;
 mod direct;
 mod emulator;
 mod hostile;

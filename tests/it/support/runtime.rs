@@ -114,6 +114,14 @@ impl RuntimeApi {
         )
     }
 
+    /// [`RuntimeApi::invoke`] from async code: waits on a blocking thread.
+    pub async fn invoke_async(self: &Arc<Self>, event: Value) -> Outcome {
+        let runtime = self.clone();
+        tokio::task::spawn_blocking(move || runtime.invoke(&event))
+            .await
+            .unwrap()
+    }
+
     pub fn init_error(&self) -> Option<String> {
         self.state.0.lock().unwrap().init_error.clone()
     }

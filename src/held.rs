@@ -1,0 +1,113 @@
+//! Which version of a user's secret Cognito holds, and moving Cognito to a new one: the one path
+//! that rotation's setSecret and the sync share. It refuses a version that names another user,
+//! sets each version's password once, and records it with [`COGNITO_LABEL`].
+
+use secrecy::ExposeSecret;
+
+use crate::cognito;
+use crate::error::Error;
+use crate::event::SetPasswordRequest;
+use crate::handler::Clients;
+use crate::password::{DEFAULT_JSON_KEY, PasswordRef};
+use crate::secrets::{self, COGNITO_LABEL, Versions};
+use crate::user_secret::{Parsed, UserSecret};
+
+/// What moving Cognito to a version took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// The version already carried the label: nothing was done.
+    Already,
+    /// The password was set, and the label moved.
+    Set,
+    /// Cognito held the same password under an older version: only the label moved (a pool with
+    /// password history would refuse it twice).
+    SamePassword,
+}
+
+/// Where a version's password comes from, for messages.
+pub fn source(secret_id: &str, version_id: &str) -> PasswordRef {
+    PasswordRef::Secret {
+        secret_id: secret_id.to_owned(),
+        json_key: Some(DEFAULT_JSON_KEY.into()),
+        version_stage: None,
+        version_id: Some(version_id.to_owned()),
+    }
+}
+
+/// Reads one version by id (and stage, when given) and parses it; `None` when it has no value.
+pub async fn read(
+    clients: &Clients,
+    secret_id: &str,
+    version_id: &str,
+    stage: Option<&str>,
+) -> Result<Option<Parsed>, Error> {
+    let value = secrets::read(
+        &clients.stores.secrets_manager,
+        secret_id,
+        Some(version_id),
+        stage,
+    )
+    .await?;
+    value
+        .map(|value| UserSecret::parse_any(&source(secret_id, version_id).source_name(), value))
+        .transpose()
+}
+
+/// Makes Cognito hold `new`, version `version_id` of `secret_id`. The user it names must be the
+/// one of the version Cognito holds, or, before any is labelled, of the version staged
+/// `fallback_stage`.
+pub async fn hold(
+    clients: &Clients,
+    secret_id: &str,
+    versions: &Versions,
+    version_id: &str,
+    new: &UserSecret,
+    fallback_stage: &str,
+) -> Result<Held, Error> {
+    let held_version = versions.carrying(COGNITO_LABEL);
+    if held_version == Some(version_id) {
+        return Ok(Held::Already);
+    }
+    let baseline = match held_version.or_else(|| versions.carrying(fallback_stage)) {
+        Some(id) if id != version_id => match read(clients, secret_id, id, None).await? {
+            Some(Parsed::User(secret)) => Some(secret),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(baseline) = &baseline
+        && !new.same_user(baseline)
+    {
+        return Err(Error::UserChanged {
+            source_name: source(secret_id, version_id).source_name(),
+            held: baseline.who(),
+            new: new.who(),
+        });
+    }
+    let same_password = held_version.is_some()
+        && baseline
+            .as_ref()
+            .is_some_and(|held| held.password.expose_secret() == new.password.expose_secret());
+    if !same_password {
+        let request = SetPasswordRequest {
+            user_pool_id: new.user_pool_id.clone(),
+            username: new.username.clone(),
+            password: source(secret_id, version_id),
+            permanent: true,
+        };
+        cognito::set_password(&clients.cognito, &request, &new.password).await?;
+    }
+    secrets::move_label(
+        &clients.stores.secrets_manager,
+        secret_id,
+        COGNITO_LABEL,
+        version_id,
+        held_version,
+    )
+    .await?;
+    Ok(if same_password {
+        Held::SamePassword
+    } else {
+        Held::Set
+    })
+}

@@ -1,0 +1,177 @@
+//! Secrets Manager, for rotation and sync: a secret's versions and their staging labels, reading a
+//! version, storing the pending one, moving labels, and generating a password.
+
+use std::collections::HashMap;
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::{AwsCall, Error};
+
+pub const AWSCURRENT: &str = "AWSCURRENT";
+pub const AWSPENDING: &str = "AWSPENDING";
+pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
+/// The function's own staging label: on the version whose password Cognito holds, put there
+/// after each successful set. `describe-secret` shows drift at a glance: when it is not on the
+/// same version as `AWSCURRENT`, Cognito does not hold the current password.
+pub const COGNITO_LABEL: &str = "COGNITO_CURRENT";
+
+/// A secret's rotation switch and the staging labels of each of its versions.
+#[derive(Debug, Clone)]
+pub struct Versions {
+    pub rotation_enabled: bool,
+    stages: HashMap<String, Vec<String>>,
+}
+
+impl Versions {
+    pub fn exists(&self, version_id: &str) -> bool {
+        self.stages.contains_key(version_id)
+    }
+
+    pub fn has_label(&self, version_id: &str, label: &str) -> bool {
+        self.stages
+            .get(version_id)
+            .is_some_and(|labels| labels.iter().any(|l| l == label))
+    }
+
+    /// The version that carries `label`, if any (a label is on one version at most).
+    pub fn carrying(&self, label: &str) -> Option<&str> {
+        self.stages
+            .iter()
+            .find(|(_, labels)| labels.iter().any(|l| l == label))
+            .map(|(id, _)| id.as_str())
+    }
+}
+
+fn call(action: &'static str, secret_id: &str) -> AwsCall {
+    AwsCall {
+        action,
+        resource: secret_id.to_owned(),
+    }
+}
+
+pub async fn describe(client: &Client, secret_id: &str) -> Result<Versions, Error> {
+    let call = call("secretsmanager:DescribeSecret", secret_id);
+    let output = client
+        .describe_secret()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|err| match err.as_service_error() {
+            Some(DescribeSecretError::ResourceNotFoundException(_)) => Error::NotFound {
+                source_name: format!("Secrets Manager secret `{secret_id}`"),
+                call: call.clone(),
+                hint: "",
+            },
+            _ => Error::from_sdk(err, call.clone()),
+        })?;
+    Ok(Versions {
+        rotation_enabled: output.rotation_enabled.unwrap_or(false),
+        stages: output.version_ids_to_stages.unwrap_or_default(),
+    })
+}
+
+/// Reads one version by id (and, to be sure it is still there, stage) or by stage alone; `None`
+/// when there is no such version or it has no value yet. Always names the version: moto (and a
+/// cache) may answer an unqualified read with an older version.
+pub async fn read(
+    client: &Client,
+    secret_id: &str,
+    version_id: Option<&str>,
+    stage: Option<&str>,
+) -> Result<Option<SecretString>, Error> {
+    let call = call("secretsmanager:GetSecretValue", secret_id);
+    let result = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .set_version_id(version_id.map(str::to_owned))
+        .set_version_stage(stage.map(str::to_owned))
+        .send()
+        .await;
+    match result {
+        Ok(output) => Ok(output.secret_string.map(SecretString::from)),
+        Err(err) => match err.as_service_error() {
+            Some(GetSecretValueError::ResourceNotFoundException(_)) => Ok(None),
+            Some(GetSecretValueError::DecryptionFailure(_)) => Err(Error::AccessDenied {
+                call: AwsCall {
+                    action: "kms:Decrypt",
+                    resource: format!("the KMS key of secret {secret_id}"),
+                },
+                detail: "Secrets Manager could not decrypt the secret".into(),
+            }),
+            _ => Err(Error::from_sdk(err, call)),
+        },
+    }
+}
+
+/// Stores `value` as version `token`, staged `AWSPENDING`. Repeating it with the same token and
+/// value is accepted by Secrets Manager (the token is an idempotency token).
+pub async fn put_pending(
+    client: &Client,
+    secret_id: &str,
+    token: &str,
+    value: &SecretString,
+) -> Result<(), Error> {
+    client
+        .put_secret_value()
+        .secret_id(secret_id)
+        .client_request_token(token)
+        .secret_string(value.expose_secret())
+        .version_stages(AWSPENDING)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| {
+            Error::from_sdk(err, call("secretsmanager:PutSecretValue", secret_id))
+                .scrubbed(value.expose_secret())
+        })
+}
+
+/// Moves `label` to version `to`, taking it off `from` (the version that has it now, if any).
+pub async fn move_label(
+    client: &Client,
+    secret_id: &str,
+    label: &str,
+    to: &str,
+    from: Option<&str>,
+) -> Result<(), Error> {
+    client
+        .update_secret_version_stage()
+        .secret_id(secret_id)
+        .version_stage(label)
+        .move_to_version_id(to)
+        .set_remove_from_version_id(from.filter(|from| *from != to).map(str::to_owned))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| Error::from_sdk(err, call("secretsmanager:UpdateSecretVersionStage", secret_id)))
+}
+
+/// A new password of `length` characters with at least one upper- and lower-case letter, digit
+/// and symbol, so that any pool policy of that length or less accepts it. Every symbol
+/// `GetRandomPassword` uses (ASCII punctuation) is one Cognito accepts; spaces are left out,
+/// since `AdminSetUserPassword` accepts no whitespace.
+pub async fn random_password(client: &Client, length: u32) -> Result<SecretString, Error> {
+    let call = AwsCall {
+        action: "secretsmanager:GetRandomPassword",
+        resource: "*".into(),
+    };
+    let output = client
+        .get_random_password()
+        .password_length(i64::from(length))
+        .require_each_included_type(true)
+        .include_space(false)
+        .send()
+        .await
+        .map_err(|err| Error::from_sdk(err, call.clone()))?;
+    output
+        .random_password
+        .map(SecretString::from)
+        .ok_or_else(|| Error::Aws {
+            call,
+            detail: "the answer held no password".into(),
+            retryable: true,
+        })
+}
