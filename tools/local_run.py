@@ -65,10 +65,13 @@ def strong_password():
 
 
 class _CfnLoader(yaml.SafeLoader):
-    """Reads template.yaml with CloudFormation's short-form tags (!Ref, !Sub, ...) as plain values."""
+    """Reads template.yaml with CloudFormation's short-form tags as plain values: `!Ref X` as
+    {"Ref": "X"}, so that a parameter's default can stand in for it; the others (!Sub, ...) as None."""
 
 
-_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+_CfnLoader.add_multi_constructor(
+    "!", lambda loader, suffix, node: {"Ref": node.value} if suffix == "Ref" and isinstance(node.value, str) else None
+)
 
 
 def function_settings():
@@ -77,7 +80,15 @@ def function_settings():
     props = template["Resources"]["SetPasswordFunction"]["Properties"]
     logging = props.get("LoggingConfig", {})
     log_level = template["Parameters"]["LogLevel"]["Default"]
-    env = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+    parameters = template.get("Parameters", {})
+
+    def value(v):
+        # `sam local invoke` gives a `!Ref` to a parameter the parameter's default.
+        if isinstance(v, dict) and "Ref" in v:
+            return str(parameters[v["Ref"]]["Default"])
+        return str(v)
+
+    env = {k: value(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
     return {
         "timeout": int(props["Timeout"]),
         "memory": int(props["MemorySize"]),

@@ -9,4 +9,5 @@ mod hostile;
 mod leak;
 mod process;
 mod reliability;
+mod rotation;
 mod support;

@@ -75,8 +75,14 @@ impl Aws {
     }
 
     pub async fn pool(&self) -> Pool {
+        self.pool_with(12, false).await
+    }
+
+    /// A pool whose policy asks for `minimum_length` and every class of character, with an app
+    /// client (that has a client secret, if `client_secret`) allowing admin logins.
+    pub async fn pool_with(&self, minimum_length: i32, client_secret: bool) -> Pool {
         let policy = PasswordPolicyType::builder()
-            .minimum_length(12)
+            .minimum_length(minimum_length)
             .require_uppercase(true)
             .require_lowercase(true)
             .require_numbers(true)
@@ -98,6 +104,7 @@ impl Aws {
             .create_user_pool_client()
             .user_pool_id(&id)
             .client_name("tests")
+            .generate_secret(client_secret)
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
             .send()
@@ -161,6 +168,98 @@ impl Aws {
         }
     }
 
+    /// A user who has signed up and chosen `password`: CONFIRMED.
+    pub async fn confirmed_user(&self, pool: &Pool, username: &str, password: &str) {
+        self.user(pool, username).await;
+        self.cognito
+            .admin_set_user_password()
+            .user_pool_id(&pool.id)
+            .username(username)
+            .password(password)
+            .permanent(true)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Turns rotation on and starts one as Secrets Manager does before it calls createSecret:
+    /// a new version staged AWSPENDING (moto then fails to call the made-up rotation function;
+    /// what it set up stays). `immediately: false` is a test-only rotation: the pending version
+    /// holds a copy of the current value. Returns the new version's id.
+    pub async fn start_rotation(&self, secret: &str, immediately: bool) -> String {
+        // At the end of a rotation Secrets Manager takes AWSPENDING off the version it promoted;
+        // moto, which never ran the rotation, leaves it there.
+        if let Some(done) = self.version_with(secret, "AWSPENDING").await
+            && self.stages(secret).await[&done].contains(&"AWSCURRENT".to_owned())
+        {
+            self.secrets
+                .update_secret_version_stage()
+                .secret_id(secret)
+                .version_stage("AWSPENDING")
+                .remove_from_version_id(&done)
+                .send()
+                .await
+                .unwrap();
+        }
+        let token = unique("token-0000-0000-0000-000000000000");
+        let _ = self
+            .secrets
+            .rotate_secret()
+            .secret_id(secret)
+            .client_request_token(&token)
+            .rotation_lambda_arn("arn:aws:lambda:us-east-1:123456789012:function:cognito-set-password")
+            .rotation_rules(
+                aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                    .automatically_after_days(30)
+                    .build(),
+            )
+            .rotate_immediately(immediately)
+            .send()
+            .await;
+        assert!(
+            self.stages(secret).await[&token].contains(&"AWSPENDING".to_owned()),
+            "moto staged the new version AWSPENDING"
+        );
+        token
+    }
+
+    /// Each version of a secret, with its staging labels.
+    pub async fn stages(&self, secret: &str) -> std::collections::HashMap<String, Vec<String>> {
+        self.secrets
+            .describe_secret()
+            .secret_id(secret)
+            .send()
+            .await
+            .unwrap()
+            .version_ids_to_stages
+            .unwrap_or_default()
+    }
+
+    /// The version that carries `label`.
+    pub async fn version_with(&self, secret: &str, label: &str) -> Option<String> {
+        self.stages(secret)
+            .await
+            .into_iter()
+            .find(|(_, labels)| labels.iter().any(|l| l == label))
+            .map(|(id, _)| id)
+    }
+
+    /// The JSON value of the version staged `stage` (named: moto answers an unnamed read with
+    /// an older version).
+    pub async fn secret_json(&self, secret: &str, stage: &str) -> Value {
+        let text = self
+            .secrets
+            .get_secret_value()
+            .secret_id(secret)
+            .version_stage(stage)
+            .send()
+            .await
+            .unwrap()
+            .secret_string
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
     /// Returns the secret's ARN.
     pub async fn secret(&self, name: &str, value: &str) -> String {
         self.secrets
@@ -213,6 +312,31 @@ pub fn cfn_request(request_type: &str, response_url: &str, properties: Value) ->
         "LogicalResourceId": "AlicePassword",
         "ResourceType": "Custom::CognitoUserPassword",
         "ResourceProperties": properties,
+    })
+}
+
+/// One step of a rotation, as Secrets Manager invokes the function.
+pub fn rotation_event(step: &str, secret: &str, token: &str) -> Value {
+    json!({
+        "Step": step,
+        "SecretId": secret,
+        "ClientRequestToken": token,
+        "RotationToken": "5b1c2f40-rotation-token-a-credential",
+    })
+}
+
+/// Secrets Manager's own `Secret Label Updated` event.
+pub fn label_updated_event(arn: &str, name: &str, label: &str, version: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "Secret Label Updated",
+        "source": "aws.secretsmanager",
+        "account": "123456789012",
+        "time": "2026-11-27T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [arn],
+        "detail": {"name": name, "labelUpdated": label, "versionId": version},
     })
 }
 

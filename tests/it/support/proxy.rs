@@ -36,6 +36,8 @@ struct Rule {
 struct State {
     rules: Vec<Rule>,
     calls: HashMap<String, usize>,
+    /// The JSON bodies of every request, by operation.
+    bodies: HashMap<String, Vec<String>>,
 }
 
 #[derive(Clone)]
@@ -81,6 +83,21 @@ impl FaultProxy {
         self
     }
 
+    /// The bodies of the requests `operation` received, parsed.
+    pub fn requests(&self, operation: &str) -> Vec<serde_json::Value> {
+        self.state
+            .lock()
+            .unwrap()
+            .bodies
+            .get(operation)
+            .map_or_else(Vec::new, |bodies| {
+                bodies
+                    .iter()
+                    .map(|b| serde_json::from_str(b).unwrap_or_default())
+                    .collect()
+            })
+    }
+
     pub fn calls(&self, operation: &str) -> usize {
         self.state
             .lock()
@@ -102,6 +119,11 @@ fn handle(stream: &mut TcpStream, request: Recorded, state: &Mutex<State>, upstr
     let fault = {
         let mut state = state.lock().unwrap();
         *state.calls.entry(operation.clone()).or_default() += 1;
+        state
+            .bodies
+            .entry(operation.clone())
+            .or_default()
+            .push(request.body.clone());
         let rule = state
             .rules
             .iter_mut()
