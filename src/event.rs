@@ -1,4 +1,5 @@
-//! The three inbound shapes (CloudFormation custom resource, EventBridge, direct invocation),
+//! The inbound shapes (CloudFormation custom resource, EventBridge, direct invocation, a rotation
+//! step, Secrets Manager's `Secret Label Updated`),
 //! recognised from the event itself, and the validation of the properties they carry into one
 //! [`SetPasswordRequest`].
 

@@ -11,3 +11,4 @@ mod process;
 mod reliability;
 mod rotation;
 mod support;
+mod sync;

@@ -1,0 +1,203 @@
+//! Sync on change, through the release binary under the Runtime API: Secrets Manager's own
+//! `Secret Label Updated` event sets the password of the user a new AWSCURRENT names, once per
+//! version (a rotation's own event and duplicate deliveries set nothing), refuses a version that
+//! names another user, and never logs a password, on any of these paths or the rotation's.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::support::BINARY;
+use crate::support::aws::{Aws, Login, label_updated_event, rotation_event, strong_password, unique};
+use crate::support::moto;
+use crate::support::proxy::FaultProxy;
+use crate::support::runtime::{FunctionProcess, RuntimeApi};
+
+#[tokio::test]
+async fn a_new_current_version_is_set_once_and_never_for_another_user() {
+    // GIVEN erin, confirmed with the password her secret holds, and frank in the same pool
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let (erin, frank) = (unique("erin"), unique("frank"));
+    let (first, frank_password) = (strong_password(), strong_password());
+    aws.confirmed_user(&pool, &erin, &first).await;
+    aws.confirmed_user(&pool, &frank, &frank_password).await;
+    let name = unique("cognito-set-password/erin");
+    let doc = |password: &str| {
+        json!({"UserPoolId": pool.id, "Username": erin, "password": password, "ClientId": pool.client_id})
+            .to_string()
+    };
+    let arn = aws.secret(&name, &doc(&first)).await;
+    let proxy = FaultProxy::start(moto::endpoint());
+    let runtime = Arc::new(RuntimeApi::start());
+    let process = FunctionProcess::spawn(
+        BINARY,
+        &runtime,
+        &[
+            ("AWS_ENDPOINT_URL", proxy.endpoint.as_str()),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+        ],
+    );
+    let label_moved = |label: &str, version: &str| label_updated_event(&arn, &name, label, version);
+    let sets = || proxy.calls("AdminSetUserPassword");
+
+    // WHEN a new version becomes AWSCURRENT (put-secret-value) and Secrets Manager says so
+    let second = strong_password();
+    let v2 = aws.secret_version(&name, &doc(&second)).await;
+    let outcome = runtime.invoke_async(label_moved("AWSCURRENT", &v2)).await;
+    // THEN erin signs in with it, and describe-secret shows that Cognito holds it
+    assert_eq!(
+        outcome.response(),
+        &json!({"SecretId": arn, "VersionId": v2, "UserPoolId": pool.id, "Username": erin, "Result": "set"})
+    );
+    assert_eq!(aws.login(&pool, &erin, &second).await, Login::Authenticated);
+    assert!(matches!(aws.login(&pool, &erin, &first).await, Login::Refused(_)));
+    assert_eq!(aws.version_with(&name, "COGNITO_CURRENT").await, Some(v2.clone()));
+    assert_eq!(sets(), 1);
+
+    // WHEN the same event is delivered again, or another label moves (the function's own)
+    let again = runtime.invoke_async(label_moved("AWSCURRENT", &v2)).await;
+    let own = runtime.invoke_async(label_moved("COGNITO_CURRENT", &v2)).await;
+    // THEN nothing is set
+    assert!(
+        result(&again).starts_with("Cognito already holds version"),
+        "{again:?}"
+    );
+    assert_eq!(
+        result(&own),
+        "label COGNITO_CURRENT is not AWSCURRENT: nothing to do"
+    );
+    assert_eq!(sets(), 1);
+
+    // WHEN a rotation runs, and its finishSecret fires the event for its version
+    let token = aws.start_rotation(&name, true).await;
+    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        let outcome = runtime.invoke_async(rotation_event(step, &name, &token)).await;
+        assert!(
+            matches!(outcome, crate::support::runtime::Outcome::Response(_)),
+            "{step}: {outcome:?}"
+        );
+    }
+    assert_eq!(sets(), 2, "the rotation's setSecret");
+    let rotated_event = runtime.invoke_async(label_moved("AWSCURRENT", &token)).await;
+    // THEN the sync skips it: exactly one set per version
+    assert!(result(&rotated_event).starts_with("Cognito already holds version"));
+    assert_eq!(sets(), 2);
+    let rotated = aws.secret_json(&name, "AWSCURRENT").await["password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(aws.login(&pool, &erin, &rotated).await, Login::Authenticated);
+
+    // WHEN an old event arrives late, THEN the older version is not set back
+    let late = runtime.invoke_async(label_moved("AWSCURRENT", &v2)).await;
+    assert!(result(&late).contains("is no longer AWSCURRENT"), "{late:?}");
+    assert_eq!(sets(), 2);
+
+    // WHEN someone who may write erin's secret stores a version naming frank
+    let takeover = strong_password();
+    let v4 = aws
+        .secret_version(
+            &name,
+            &json!({"UserPoolId": pool.id, "Username": frank, "password": takeover}).to_string(),
+        )
+        .await;
+    let refused = runtime.invoke_async(label_moved("AWSCURRENT", &v4)).await;
+    // THEN it is refused, naming both, frank keeps his password, and the drift shows
+    let message = refused.error()["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("names user `{frank}` in user pool `{}`", pool.id)),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("holds the password of user `{erin}`")),
+        "{message}"
+    );
+    assert_eq!(sets(), 2);
+    assert_eq!(
+        aws.login(&pool, &frank, &frank_password).await,
+        Login::Authenticated
+    );
+    assert_eq!(
+        aws.version_with(&name, "COGNITO_CURRENT").await,
+        Some(token.clone())
+    );
+    assert_eq!(aws.version_with(&name, "AWSCURRENT").await, Some(v4));
+
+    // WHEN a secret under the prefix holds a plain password, THEN there is no user to sync
+    let plain_name = unique("cognito-set-password/plain");
+    let plain = strong_password();
+    let plain_arn = aws.secret(&plain_name, &plain).await;
+    let plain_version = aws.version_with(&plain_name, "AWSCURRENT").await.unwrap();
+    let skipped = runtime
+        .invoke_async(label_updated_event(
+            &plain_arn,
+            &plain_name,
+            "AWSCURRENT",
+            &plain_version,
+        ))
+        .await;
+    assert!(result(&skipped).contains("names no user"), "{skipped:?}");
+
+    // AND a rotation step that fails (the new password is refused at sign-in) is an error
+    let token = aws.start_rotation(&name, true).await;
+    let unset = strong_password();
+    aws.secrets
+        .put_secret_value()
+        .secret_id(&name)
+        .client_request_token(&token)
+        .secret_string(doc(&unset))
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .unwrap();
+    let failed = runtime
+        .invoke_async(rotation_event("testSecret", &name, &token))
+        .await;
+    assert!(
+        failed.error()["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("does not work")
+    );
+
+    // AND no password, and not the RotationToken, appears in any line at TRACE or any answer
+    let output = process.output();
+    let lines: Vec<Value> = output
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["event_kind"] == "sync" && l["fields"]["result"] == "SUCCESS"),
+        "{output}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["event_kind"] == "rotation" && l["level"] == "ERROR")
+    );
+    let answers = format!("{outcome:?}{again:?}{rotated_event:?}{refused:?}{failed:?}");
+    for secret in [
+        &first,
+        &second,
+        &rotated,
+        &takeover,
+        &frank_password,
+        &plain,
+        &unset,
+    ] {
+        assert!(!output.contains(secret.as_str()), "a password reached the log");
+        assert!(!answers.contains(secret.as_str()), "a password reached an answer");
+    }
+    assert!(!output.contains("rotation-token-a-credential"));
+}
+
+fn result(outcome: &crate::support::runtime::Outcome) -> String {
+    outcome.response()["Result"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
