@@ -81,6 +81,17 @@ pub enum Error {
     UserNotFound { username: String, user_pool_id: String },
 
     #[error(
+        "user `{username}` does not exist in user pool `{user_pool_id}` and did not appear within \
+         {waited_seconds} s: check `Username`; if the user is created in the same stack, a \
+         `DependsOn` on the user resource is probably missing from the custom resource"
+    )]
+    UserNeverAppeared {
+        username: String,
+        user_pool_id: String,
+        waited_seconds: u64,
+    },
+
+    #[error(
         "user pool `{user_pool_id}` was not found: check `UserPoolId` and that the function runs in \
          the pool's region"
     )]

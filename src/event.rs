@@ -3,6 +3,8 @@
 //! recognised from the event itself, and the validation of the properties they carry into one
 //! [`SetPasswordRequest`].
 
+use std::time::Duration;
+
 use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::Deserialize;
@@ -12,6 +14,7 @@ use crate::error::Error;
 use crate::password::PasswordRef;
 use crate::rotation::RotationEvent;
 use crate::sync::LabelUpdated;
+use crate::user_wait;
 
 /// A CloudFormation request with the properties left raw: they are validated separately, so a
 /// Delete can answer SUCCESS even when they no longer validate.
@@ -158,6 +161,8 @@ pub struct SetPasswordRequest {
     pub username: String,
     pub password: PasswordRef,
     pub permanent: bool,
+    /// How long to wait for a user that does not exist yet (`WaitForUserSeconds`).
+    pub wait_for_user: Duration,
 }
 
 /// The property names of the contract, as they appear in every shape. Fields are raw JSON so that
@@ -173,6 +178,7 @@ struct RawProperties {
     password_secret_version_stage: Option<Value>,
     password_secret_version_id: Option<Value>,
     permanent: Option<Value>,
+    wait_for_user_seconds: Option<Value>,
     password: Option<Value>,
 }
 
@@ -244,6 +250,7 @@ impl SetPasswordRequest {
             username,
             password,
             permanent: parse_permanent(&raw.permanent)?,
+            wait_for_user: parse_wait(&raw.wait_for_user_seconds)?,
         })
     }
 
@@ -381,6 +388,32 @@ pub(crate) fn check_username(username: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A whole number of seconds, 0 to 900; CloudFormation passes it as a string.
+fn parse_wait(value: &Option<Value>) -> Result<Duration, Error> {
+    let seconds = match value {
+        None | Some(Value::Null) => return Ok(user_wait::DEFAULT_WAIT),
+        Some(Value::Number(number)) => number.as_u64(),
+        Some(Value::String(text)) => text.trim().parse::<u64>().ok(),
+        Some(_) => None,
+    };
+    match seconds {
+        Some(seconds) if seconds <= user_wait::MAX_WAIT_SECONDS => Ok(Duration::from_secs(seconds)),
+        _ => Err(Error::invalid(
+            "WaitForUserSeconds",
+            format!(
+                "must be a whole number of seconds from 0 to {}, got {}",
+                user_wait::MAX_WAIT_SECONDS,
+                match value {
+                    Some(Value::String(text)) => format!("\"{}\"", truncate_chars(text, 32)),
+                    Some(Value::Number(number)) => number.to_string(),
+                    Some(other) => type_name(other).to_owned(),
+                    None => "nothing".into(),
+                }
+            ),
+        )),
+    }
+}
+
 /// CloudFormation passes every property as a string, so `"true"` / `"false"` count as booleans.
 fn parse_permanent(value: &Option<Value>) -> Result<bool, Error> {
     match value {
@@ -440,6 +473,7 @@ mod tests {
                     version_id: None
                 },
                 permanent: true,
+                wait_for_user: Duration::from_secs(30),
             }
         );
         assert_eq!(request.physical_resource_id(), "us-east-1_Abc123/alice");
@@ -461,6 +495,36 @@ mod tests {
             err(props(json!({"Permanent": "yes"}))).contains("property `Permanent` must be true or false")
         );
         assert!(err(props(json!({"Permanent": 1}))).contains("got a number"));
+    }
+
+    #[test]
+    fn wait_for_user_seconds_is_a_whole_number_up_to_900() {
+        for (given, seconds) in [
+            (json!(0), 0),
+            (json!("0"), 0),
+            (json!(900), 900),
+            (json!("45"), 45),
+        ] {
+            let request =
+                SetPasswordRequest::from_properties(&props(json!({ "WaitForUserSeconds": given }))).unwrap();
+            assert_eq!(request.wait_for_user, Duration::from_secs(seconds), "{given}");
+        }
+        for (given, shown) in [
+            (json!(901), "got 901"),
+            (json!(-1), "got -1"),
+            (json!(1.5), "got 1.5"),
+            (json!("soon"), "got \"soon\""),
+            (json!(true), "got a boolean"),
+        ] {
+            let message = err(props(json!({ "WaitForUserSeconds": given })));
+            assert!(
+                message.starts_with(
+                    "property `WaitForUserSeconds` must be a whole number of seconds from 0 to 900"
+                ),
+                "{message}"
+            );
+            assert!(message.ends_with(shown), "{message}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::event::{self, CfnRequest, Invocation, SetPasswordRequest};
 use crate::password::SecretStores;
 use crate::rotation::{self, RotationEvent};
 use crate::sync::{self, LabelUpdated, Synced};
+use crate::user_wait::{self, UserWait};
 
 /// What a Delete answers: there is nothing to undo, a password cannot be "unset".
 const NOTHING_TO_DELETE: &str = "nothing to delete: the user and password are left as they are";
@@ -192,7 +193,11 @@ impl Function {
             action: "sync",
             resource: event.secret_id.clone(),
         };
-        let outcome = within(deadlines.work, call, sync::sync(&self.clients, event)).await;
+        let wait = UserWait {
+            wait: user_wait::DEFAULT_WAIT,
+            deadline: deadlines.work,
+        };
+        let outcome = within(deadlines.work, call, sync::sync(&self.clients, event, wait)).await;
         let (secret_id, label, version) = (&event.secret_id, &event.label, &event.version_id);
         match outcome {
             Ok(Synced::Set {
@@ -411,11 +416,17 @@ impl Function {
             request.password.resolve(&self.clients.stores),
         )
         .await?;
-        within(
+        let wait = UserWait {
+            wait: request.wait_for_user,
             deadline,
-            cognito::call(request),
-            cognito::set_password(&self.clients.cognito, request, &password),
-        )
+        };
+        wait.retry(|| {
+            within(
+                deadline,
+                cognito::call(request),
+                cognito::set_password(&self.clients.cognito, request, &password),
+            )
+        })
         .await
     }
 }

@@ -11,6 +11,7 @@ use crate::handler::Clients;
 use crate::password::{DEFAULT_JSON_KEY, PasswordRef};
 use crate::secrets::{self, COGNITO_LABEL, Versions};
 use crate::user_secret::{Parsed, UserSecret};
+use crate::user_wait::UserWait;
 
 /// What moving Cognito to a version took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +64,7 @@ pub async fn hold(
     version_id: &str,
     new: &UserSecret,
     fallback_stage: &str,
+    wait: UserWait,
 ) -> Result<Held, Error> {
     let held_version = versions.carrying(COGNITO_LABEL);
     if held_version == Some(version_id) {
@@ -94,8 +96,10 @@ pub async fn hold(
             username: new.username.clone(),
             password: source(secret_id, version_id),
             permanent: true,
+            wait_for_user: wait.wait,
         };
-        cognito::set_password(&clients.cognito, &request, &new.password).await?;
+        wait.retry(|| cognito::set_password(&clients.cognito, &request, &new.password))
+            .await?;
     }
     secrets::move_label(
         &clients.stores.secrets_manager,

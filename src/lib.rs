@@ -16,6 +16,7 @@ pub mod secrets;
 pub mod setup;
 pub mod sync;
 pub mod user_secret;
+pub mod user_wait;
 
 pub use error::Error;
 pub use event::{Invocation, SetPasswordRequest};

@@ -13,6 +13,7 @@ use crate::held::{self, Held};
 use crate::password::PasswordRef;
 use crate::secrets::{self, AWSCURRENT, AWSPENDING, COGNITO_LABEL, Versions};
 use crate::user_secret::UserSecret;
+use crate::user_wait::UserWait;
 
 /// The length of a generated password when the pool's policy asks for less.
 pub const DEFAULT_PASSWORD_LENGTH: u32 = 32;
@@ -157,6 +158,7 @@ impl Rotation<'_> {
             self.token,
             &pending,
             AWSCURRENT,
+            UserWait::none(),
         )
         .await?;
         Ok(match held {

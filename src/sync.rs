@@ -12,6 +12,7 @@ use crate::handler::Clients;
 use crate::held;
 use crate::secrets::{self, AWSCURRENT, AWSPREVIOUS, COGNITO_LABEL};
 use crate::user_secret::Parsed;
+use crate::user_wait::UserWait;
 
 pub const SOURCE: &str = "aws.secretsmanager";
 pub const DETAIL_TYPE: &str = "Secret Label Updated";
@@ -72,7 +73,9 @@ pub enum Synced {
     Skipped(String),
 }
 
-pub async fn sync(clients: &Clients, event: &LabelUpdated) -> Result<Synced, Error> {
+/// Sets the password of the user that the new `AWSCURRENT` names, waiting for that user as
+/// `wait` allows (a secret and its user may be created together).
+pub async fn sync(clients: &Clients, event: &LabelUpdated, wait: UserWait) -> Result<Synced, Error> {
     let (secret_id, version_id) = (event.secret_id.as_str(), event.version_id.as_str());
     if event.label != AWSCURRENT {
         return Ok(Synced::Skipped(format!(
@@ -101,7 +104,16 @@ pub async fn sync(clients: &Clients, event: &LabelUpdated) -> Result<Synced, Err
             )));
         }
     };
-    held::hold(clients, secret_id, &versions, version_id, &secret, AWSPREVIOUS).await?;
+    held::hold(
+        clients,
+        secret_id,
+        &versions,
+        version_id,
+        &secret,
+        AWSPREVIOUS,
+        wait,
+    )
+    .await?;
     Ok(Synced::Set {
         user_pool_id: secret.user_pool_id,
         username: secret.username,

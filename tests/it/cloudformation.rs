@@ -441,7 +441,8 @@ async fn invalid_properties_fail_at_once_without_calling_aws() {
 async fn user_not_found_names_the_user_the_pool_and_dependson() {
     let (given, secret_id) = given_user_and_secret(|p| p.to_owned()).await;
     let (request, response) = failed_create(json!({
-        "UserPoolId": given.pool.id, "Username": "nobody", "PasswordSecretId": secret_id
+        "UserPoolId": given.pool.id, "Username": "nobody", "PasswordSecretId": secret_id,
+        "WaitForUserSeconds": "0"
     }))
     .await;
     let reason = format!(

@@ -63,7 +63,7 @@ async fn failures_are_invocation_errors_that_say_what_to_fix() {
 
     let err = invoke(
         &function().await,
-        json!({"UserPoolId": pool.id, "Username": "nobody", "PasswordSecretId": secret}),
+        json!({"UserPoolId": pool.id, "Username": "nobody", "PasswordSecretId": secret, "WaitForUserSeconds": 0}),
     )
     .await
     .unwrap_err();

@@ -86,14 +86,11 @@ async fn no_failure_path_leaks_the_password_anywhere() {
     // The password does not meet the policy.
     let cfn = ResponseUrl::start();
     run(cfn_request("Create", &cfn.url, props(&user, &weak)), &cfn, long).await;
-    // No such user.
+    // No such user, waited for briefly.
     let cfn = ResponseUrl::start();
-    run(
-        cfn_request("Create", &cfn.url, props("ghost", &strong)),
-        &cfn,
-        long,
-    )
-    .await;
+    let mut ghost = props("ghost", &strong);
+    ghost["WaitForUserSeconds"] = json!(2);
+    run(cfn_request("Create", &cfn.url, ghost), &cfn, long).await;
     // Access denied.
     proxy.fail(
         "AdminSetUserPassword",

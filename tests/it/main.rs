@@ -12,3 +12,4 @@ mod reliability;
 mod rotation;
 mod support;
 mod sync;
+mod wait;

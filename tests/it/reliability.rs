@@ -166,7 +166,8 @@ async fn errors_that_retrying_cannot_fix_are_not_retried() {
     let request = cfn_request(
         "Create",
         &cfn.url,
-        json!({"UserPoolId": given.pool.id, "Username": "ghost", "PasswordParameterName": parameter}),
+        json!({"UserPoolId": given.pool.id, "Username": "ghost", "PasswordParameterName": parameter,
+            "WaitForUserSeconds": "0"}),
     );
     let proxy = FaultProxy::start(moto::endpoint());
     let function = function_at(&proxy.endpoint, Settings::default()).await;

@@ -1,0 +1,88 @@
+variable "name" {
+  description = "Name of the function, its role and the user pool, and part of the secret's name."
+  type        = string
+  default     = "cognito-set-password-example"
+}
+
+variable "username" {
+  description = "The user to create and give a password."
+  type        = string
+  default     = "alice"
+}
+
+variable "permanent" {
+  description = "Set the password as permanent; false leaves the user in FORCE_CHANGE_PASSWORD."
+  type        = bool
+  default     = true
+}
+
+variable "password_generation" {
+  description = "Change this (say 1 -> 2) to generate a new password: a new secret version, which sets it again."
+  type        = number
+  default     = 1
+}
+
+# The three below scope the function's role exactly as template.yaml's parameters of the same
+# names do (defaults and patterns too); tools/check_terraform.py holds the two side by side.
+
+variable "secret_name_prefix" {
+  description = "The function may read Secrets Manager secrets whose names start with this prefix (this account and region)."
+  type        = string
+  default     = "cognito-set-password/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9/_+=.@-]+$", var.secret_name_prefix))
+    error_message = "secret_name_prefix may hold only letters, digits and /_+=.@- (and no wildcard)."
+  }
+}
+
+variable "parameter_path_prefix" {
+  description = "The function may read SSM parameters whose names start with this path (this account and region)."
+  type        = string
+  default     = "/cognito-set-password/"
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9/_.-]*$", var.parameter_path_prefix))
+    error_message = "parameter_path_prefix must start with a slash and hold only letters, digits and /_.- (and no wildcard)."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "ARN of the customer managed KMS key for the secret; null (the default) uses aws/secretsmanager, which needs no extra permission."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a key ARN, arn:aws:kms:REGION:ACCOUNT:key/KEY_ID, or null."
+  }
+}
+
+variable "log_level" {
+  description = "Application log level (AWS_LAMBDA_LOG_LEVEL). Passwords are never logged at any level."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
+}
+
+variable "terraform_key" {
+  description = "The key aws_lambda_invocation adds to the input (its terraform_key), passed to the function as TERRAFORM_KEY."
+  type        = string
+  default     = "tf"
+}
+
+variable "build_dir" {
+  description = "Folder holding the built function's `bootstrap`; null means this repository's .aws-sam/build/SetPasswordFunction, where `sam build --beta-features` leaves it."
+  type        = string
+  default     = null
+}
+
+variable "secret_recovery_window_in_days" {
+  description = "Days Secrets Manager keeps the secret after `terraform destroy` (0 deletes it at once, 7 to 30 otherwise)."
+  type        = number
+  default     = 7
+}
