@@ -8,6 +8,7 @@ use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceReques
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::cfn::{self, CfnRequestIds, CfnResponse};
 use crate::cognito;
@@ -16,6 +17,7 @@ use crate::event::{self, CfnRequest, Invocation, SetPasswordRequest};
 use crate::password::SecretStores;
 use crate::rotation::{self, RotationEvent};
 use crate::sync::{self, LabelUpdated, Synced};
+use crate::terraform::{self, Action};
 use crate::user_wait::{self, UserWait};
 
 /// What a Delete answers: there is nothing to undo, a password cannot be "unset".
@@ -44,6 +46,9 @@ pub struct Settings {
     /// The length of a password that rotation generates, unless the pool's policy asks for more
     /// (`ROTATION_PASSWORD_LENGTH`; at most 256).
     pub rotation_password_length: u32,
+    /// The key Terraform's `aws_lambda_invocation` adds to the input (`TERRAFORM_KEY`; the
+    /// resource's `terraform_key`).
+    pub terraform_key: String,
     /// A test hook (`TEST_PANIC_FOR_USERNAME`): a request for this user panics while it is
     /// handled, so the tests can prove on the release build that a panic is still answered.
     pub panic_for_username: Option<String>,
@@ -54,6 +59,7 @@ impl Default for Settings {
         Settings {
             response_margin: DEFAULT_RESPONSE_MARGIN,
             rotation_password_length: rotation::DEFAULT_PASSWORD_LENGTH,
+            terraform_key: terraform::DEFAULT_KEY.into(),
             panic_for_username: None,
         }
     }
@@ -83,6 +89,11 @@ impl Settings {
                     "ROTATION_PASSWORD_LENGTH must be a whole number from 1 to 256; using the default"
                 ),
             }
+        }
+        if let Ok(key) = std::env::var("TERRAFORM_KEY")
+            && !key.trim().is_empty()
+        {
+            settings.terraform_key = key.trim().to_owned();
         }
         settings.panic_for_username = std::env::var("TEST_PANIC_FOR_USERNAME")
             .ok()
@@ -143,7 +154,27 @@ impl Function {
                 self.handle_direct(&event.detail, &context, kind, deadlines).await
             }
             Invocation::Direct(properties) => {
-                self.handle_direct(&properties, &context, kind, deadlines).await
+                match terraform::action(&properties, &self.settings.terraform_key) {
+                    None => self.handle_direct(&properties, &context, kind, deadlines).await,
+                    Some(Ok(Action::Delete)) => {
+                        // As a CloudFormation Delete: nothing to undo, and never a blocked destroy.
+                        log_outcome(
+                            &context,
+                            Action::Delete.kind(),
+                            None,
+                            Ok("SUCCESS (nothing to delete)"),
+                        );
+                        Ok(json!({ "Result": NOTHING_TO_DELETE }))
+                    }
+                    Some(Ok(action)) => {
+                        self.handle_direct(&properties, &context, action.kind(), deadlines)
+                            .await
+                    }
+                    Some(Err(err)) => {
+                        log_outcome(&context, "Terraform", None, Err(&err));
+                        Err(err)
+                    }
+                }
             }
             Invocation::Rotation(event) => self.handle_rotation(&event, &context, deadlines).await,
             Invocation::SecretLabelUpdated(event) => self.handle_sync(&event, &context, deadlines).await,
@@ -277,11 +308,15 @@ impl Function {
         let ids = CfnRequestIds::of(&request);
         // The answer is worked out in a task of its own so that a panic in it is caught here and
         // still answered: an unanswered request leaves the stack waiting for an hour. This relies
-        // on `panic = "unwind"` in the release profile.
-        let task = tokio::spawn({
-            let (function, context) = (self.clone(), context.clone());
-            async move { function.cfn_response(request, &context, deadlines).await }
-        });
+        // on `panic = "unwind"` in the release profile. The task carries the invocation's span,
+        // so its lines have the same context (`requestId`) as every other line.
+        let task = tokio::spawn(
+            {
+                let (function, context) = (self.clone(), context.clone());
+                async move { function.cfn_response(request, &context, deadlines).await }
+            }
+            .instrument(tracing::Span::current()),
+        );
         let response = match task.await {
             Ok(response) => response,
             Err(failure) => {

@@ -15,6 +15,7 @@ pub mod rotation;
 pub mod secrets;
 pub mod setup;
 pub mod sync;
+pub mod terraform;
 pub mod user_secret;
 pub mod user_wait;
 

@@ -1,25 +1,32 @@
 //! Logging as `lambda_runtime`'s default set-up does it (`AWS_LAMBDA_LOG_FORMAT=JSON`,
-//! `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO; no timestamps, since Lambda adds them),
-//! with two differences: `AWS_LAMBDA_LOG_LEVEL` is not overridden by `RUST_LOG` (and its FATAL
-//! means ERROR), and the TRACE lines that print raw payloads are switched off: the runtime's raw
-//! event (it can carry a plaintext `Password` that the function refuses, or a ResponseURL whose
-//! query string is a pre-signed credential) and the SDK's raw HTTP requests and responses
-//! (`AdminSetUserPassword`'s request holds the password; an error message could quote it).
+//! `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO), with these differences:
+//! - `AWS_LAMBDA_LOG_LEVEL` is not overridden by `RUST_LOG`, and its FATAL means ERROR.
+//! - JSON lines carry an RFC 3339 `timestamp` beside `level`: Lambda's log-level filtering gives a
+//!   JSON line without a valid timestamp the level INFO, so at WARN or ERROR our ERROR lines would
+//!   be dropped. Text lines have none (Lambda adds its own).
+//! - The TRACE lines that print raw payloads are dropped at every level: the runtime's raw event
+//!   (it can carry a plaintext `Password` that the function refuses, or a ResponseURL whose query
+//!   string is a pre-signed credential) and the SDK's raw HTTP requests and responses
+//!   (`AdminSetUserPassword`'s request holds the password). Dropping them, rather than capping
+//!   their targets with a directive, leaves every other line to the configured level.
 
 use std::str::FromStr;
 
 use lambda_runtime::tracing::subscriber;
-use subscriber::filter::{Directive, EnvFilter, LevelFilter};
+use lambda_runtime::tracing::{Level, Metadata};
+use subscriber::Layer;
+use subscriber::filter::{EnvFilter, FilterExt, LevelFilter, filter_fn};
+use subscriber::layer::SubscriberExt;
+use subscriber::util::SubscriberInitExt;
 
-/// The modules that log raw payloads at TRACE, capped at DEBUG.
+/// The modules that log raw payloads at TRACE.
 const RAW_PAYLOAD_LOGGERS: [&str; 2] = [
-    "lambda_runtime::layers::api_response=debug",
-    "aws_smithy_runtime::client::orchestrator=debug",
+    "lambda_runtime::layers::api_response",
+    "aws_smithy_runtime::client::orchestrator",
 ];
 
 pub fn init() {
-    // AWS_LAMBDA_LOG_LEVEL (Lambda's advanced logging controls) wins over RUST_LOG; Lambda's FATAL
-    // has no tracing level of its own and means ERROR.
+    // AWS_LAMBDA_LOG_LEVEL (Lambda's advanced logging controls) wins over RUST_LOG.
     let (level, directives) = match std::env::var("AWS_LAMBDA_LOG_LEVEL") {
         Ok(level) => (level_of(&level), String::new()),
         Err(_) => {
@@ -27,31 +34,38 @@ pub fn init() {
             (level_of(&rust_log), rust_log)
         }
     };
-    let mut filter = EnvFilter::builder()
+    let levels = EnvFilter::builder()
         .with_default_directive(level.into())
         .parse_lossy(directives);
-    for directive in RAW_PAYLOAD_LOGGERS
-        .iter()
-        .filter_map(|d| Directive::from_str(d).ok())
-    {
-        filter = filter.add_directive(directive);
-    }
-    let format = subscriber::fmt()
-        .with_target(false)
-        .without_time()
-        .with_env_filter(filter);
-    if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        format.json().init();
+    let filter = levels.and(filter_fn(|metadata| !is_raw_payload(metadata)));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let format = subscriber::fmt::layer().with_target(false);
+    let layer = if json {
+        format.json().with_filter(filter).boxed()
     } else {
-        format.init();
-    }
+        format.without_time().with_filter(filter).boxed()
+    };
+    subscriber::registry().with(layer).init();
 }
 
+fn is_raw_payload(metadata: &Metadata<'_>) -> bool {
+    *metadata.level() == Level::TRACE
+        && RAW_PAYLOAD_LOGGERS
+            .iter()
+            .any(|target| metadata.target().starts_with(target))
+}
+
+/// Lambda's levels as tracing's: FATAL means ERROR; an empty or unknown level means INFO (tracing
+/// itself would read an empty string as ERROR).
 fn level_of(text: &str) -> LevelFilter {
-    if text.trim().eq_ignore_ascii_case("fatal") {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("fatal") {
         return LevelFilter::ERROR;
     }
-    LevelFilter::from_str(text.trim()).unwrap_or(LevelFilter::INFO)
+    if text.is_empty() {
+        return LevelFilter::INFO;
+    }
+    LevelFilter::from_str(text).unwrap_or(LevelFilter::INFO)
 }
 
 #[cfg(test)]
@@ -64,5 +78,7 @@ mod tests {
         assert_eq!(level_of("WARN"), LevelFilter::WARN);
         assert_eq!(level_of("FATAL"), LevelFilter::ERROR);
         assert_eq!(level_of("nonsense"), LevelFilter::INFO);
+        assert_eq!(level_of(""), LevelFilter::INFO);
+        assert_eq!(level_of(" "), LevelFilter::INFO);
     }
 }

@@ -64,8 +64,8 @@ variable "log_level" {
   default     = "INFO"
 
   validation {
-    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
-    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR"], var.log_level)
+    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR (FATAL would make Lambda drop the function's ERROR lines)."
   }
 }
 

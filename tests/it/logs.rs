@@ -1,0 +1,129 @@
+//! What the function's log looks like to a user, through the release binary: at INFO nothing
+//! below INFO; every JSON line with an RFC 3339 `timestamp` and a `level` (Lambda re-levels a
+//! JSON line without a valid timestamp to INFO, and then filters our ERROR lines out); every line
+//! of an invocation with the invocation's context, whatever the event; and at TRACE no raw payload.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::support::BINARY;
+use crate::support::aws::{Aws, cfn_request, eventbridge_event, strong_password, unique};
+use crate::support::http::ResponseUrl;
+use crate::support::moto;
+use crate::support::runtime::{FunctionProcess, RuntimeApi};
+
+/// Runs one of each event (CloudFormation success and failure, EventBridge, direct, rotation)
+/// through a process logging JSON at `level`; returns its output.
+async fn run_every_kind(level: &str) -> String {
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let user = unique("kim");
+    aws.user(&pool, &user).await;
+    let secret = unique("logs/kim");
+    aws.secret(&secret, &strong_password()).await;
+    let runtime = Arc::new(RuntimeApi::start());
+    let process = FunctionProcess::spawn(
+        BINARY,
+        &runtime,
+        &[
+            ("AWS_ENDPOINT_URL", moto::endpoint()),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", level),
+        ],
+    );
+    let props = json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret});
+    let cfn = ResponseUrl::start();
+    runtime
+        .invoke_async(cfn_request("Create", &cfn.url, props.clone()))
+        .await
+        .response();
+    let mut bad = props.clone();
+    bad["Permanent"] = json!("maybe");
+    runtime
+        .invoke_async(cfn_request("Create", &cfn.url, bad))
+        .await
+        .response();
+    runtime
+        .invoke_async(eventbridge_event(props.clone()))
+        .await
+        .response();
+    runtime.invoke_async(props).await.response();
+    runtime
+        .invoke_async(json!({"Step": "createSecret", "SecretId": secret, "ClientRequestToken": unique("token-1234567890-1234567890")}))
+        .await
+        .error();
+    cfn.wait_for(2, std::time::Duration::from_secs(5));
+    process.output()
+}
+
+fn json_lines(output: &str) -> Vec<Value> {
+    output
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))
+        .collect()
+}
+
+/// `2026-11-27T18:00:00.123456Z`: RFC 3339, in UTC.
+fn is_rfc3339(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.len() >= 20
+        && text.ends_with('Z')
+        && [4, 7].iter().all(|&i| bytes[i] == b'-')
+        && bytes[10] == b'T'
+        && [13, 16].iter().all(|&i| bytes[i] == b':')
+        && text[..4].parse::<u32>().is_ok_and(|year| year >= 2026)
+}
+
+#[tokio::test]
+async fn at_info_every_line_is_info_or_above_with_a_timestamp_and_the_invocations_context() {
+    let lines = json_lines(&run_every_kind("INFO").await);
+    let outcomes: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["event_kind"].is_string())
+        .collect();
+    assert_eq!(outcomes.len(), 5, "one outcome line per invocation: {lines:?}");
+    for line in &lines {
+        assert!(
+            ["INFO", "WARN", "ERROR"].contains(&line["level"].as_str().unwrap_or("")),
+            "a line below INFO: {line}"
+        );
+        assert!(
+            is_rfc3339(line["timestamp"].as_str().unwrap_or("")),
+            "no valid timestamp: {line}"
+        );
+    }
+    // The same context on every invocation's lines: the runtime's span with the request id.
+    for line in outcomes {
+        let request_id = line["fields"]["request_id"].as_str().unwrap();
+        let invoke_span = line["spans"]
+            .as_array()
+            .and_then(|spans| spans.iter().find(|s| s["name"] == "Lambda runtime invoke"));
+        assert_eq!(
+            invoke_span.map(|s| s["requestId"].as_str().unwrap_or_default()),
+            Some(request_id),
+            "{} lacks the invocation's span: {line}",
+            line["fields"]["event_kind"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn at_trace_no_raw_payload_is_logged() {
+    let output = run_every_kind("TRACE").await;
+    let lines = json_lines(&output);
+    assert!(lines.iter().any(|l| l["level"] == "TRACE"), "TRACE is on");
+    for line in &lines {
+        assert!(is_rfc3339(line["timestamp"].as_str().unwrap_or("")), "{line}");
+    }
+    // The ResponseURL's pre-signed query string is in the raw event, and only there.
+    assert!(
+        !output.contains("X-Amz-Signature=deadbeef"),
+        "the raw event was logged"
+    );
+    assert!(!output.contains("\"RequestType\""), "the raw event was logged");
+    assert!(
+        !output.contains("AdminSetUserPassword\",\"Password"),
+        "a raw request was logged"
+    );
+}
