@@ -2,23 +2,37 @@
 our users would otherwise deploy (bench/peer: crhelper + boto3 under awslambdaric).
 
 For each run, alternating Rust and peer, a fresh process starts under a Lambda Runtime API served
-here, with one CloudFormation Create already waiting (a real AdminSetUserPassword against moto on
-127.0.0.1, and the PUT to a local ResponseURL). Recorded: exec -> first `next` poll (runtime ready)
--> first response; then the median of 20 warm invocations; then the process's peak RSS. Then the
-same under AWS's Runtime Interface Emulator: its INIT REPORT durationMs and REPORT Duration.
-Prints medians and Rust/peer ratios and appends them to bench/results.md.
+here, with one CloudFormation Create already waiting (a real GetSecretValue and AdminSetUserPassword
+against moto on 127.0.0.1, and the PUT to a local https ResponseURL). Recorded: exec -> first
+`next` poll (runtime ready) -> first response; then the median of 20 warm invocations; then the
+process's peak RSS and the connections it opened. Then the same under AWS's Runtime Interface
+Emulator: its INIT REPORT durationMs and REPORT Duration. Prints medians and Rust/peer ratios and
+appends them to bench/results.md.
+
+Each measure is taken for each transport to AWS:
+- http: moto's own port, one endpoint for every service (AWS_ENDPOINT_URL);
+- https: a TLS front for moto (bench/tls_front.py), one port per service as real AWS has one host
+  per service (AWS_ENDPOINT_URL_SECRETS_MANAGER, _SSM, _COGNITO_IDENTITY_PROVIDER), so a
+  connection cannot be shared between services here either, and no session resumption;
+- http-front (on request): the same front without TLS, to tell TLS from the extra hop.
+Every process trusts the bench's root CA the standard way, through a bundle that also holds the
+machine's public roots, so that loading the roots costs what it costs on Lambda: SSL_CERT_FILE
+(rustls-native-certs, used by both the AWS SDK for Rust and reqwest; OpenSSL for crhelper's PUT)
+and AWS_CA_BUNDLE (botocore).
 """
 
 import argparse
 import datetime
 import http.server
 import io
+import ipaddress
 import json
 import os
 import platform
 import queue
 import re
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -27,6 +41,7 @@ import time
 import urllib.request
 import uuid
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import boto3
@@ -34,6 +49,10 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 WORK = ROOT / "target/bench"
+TRANSPORTS = ("http", "https", "http-front")
+
+# How a connection ends when its client closes it, or is killed, mid-exchange: not news.
+DISCONNECTS = (ConnectionError, TimeoutError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 
 def free_port():
@@ -77,9 +96,12 @@ class NoDelayHandler(http.server.BaseHTTPRequestHandler):
 
 
 class QuietServer(http.server.ThreadingHTTPServer):
+    """Reports what goes wrong, except a client closing its connection: the bench kills each
+    process as soon as it has answered, often while a keep-alive connection is open or a reply
+    is on its way."""
+
     def handle_error(self, request, client_address):
-        # A client closing its keep-alive connection is not news.
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+        if not isinstance(sys.exc_info()[1], DISCONNECTS):
             super().handle_error(request, client_address)
 
 
@@ -96,7 +118,11 @@ class RuntimeApi:
             def do_GET(self):
                 if outer.first_poll is None:
                     outer.first_poll = time.perf_counter()
-                request_id, event = outer.events.get()
+                item = outer.events.get()
+                if item is None:  # stopped: the process is gone
+                    self.close_connection = True
+                    return
+                request_id, event = item
                 deadline = int((time.time() + 30) * 1000)
                 self.reply(200, json.dumps(event).encode(), [
                     ("Lambda-Runtime-Aws-Request-Id", request_id),
@@ -111,7 +137,7 @@ class RuntimeApi:
                 outer.answers.put((time.perf_counter(), self.path, body))
                 self.reply(202, b'{"status":"OK"}')
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -127,66 +153,92 @@ class RuntimeApi:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+        # Release a `next` poll still waiting (the process was killed while it waited).
+        for _ in range(4):
+            self.events.put(None)
 
 
 def make_tls_files(directory):
-    """A CA and a certificate for 127.0.0.1 signed by it: the ResponseURL speaks https, as S3's
-    pre-signed URLs do (crhelper accepts nothing else), and both functions trust the CA through
-    SSL_CERT_FILE, which OpenSSL and rustls-native-certs both honour."""
+    """A root CA, an intermediate and a certificate for 127.0.0.1, RSA 2048 as AWS's endpoints and
+    S3's pre-signed URLs have them, the server sending leaf and intermediate; and trust.pem, the
+    machine's public roots with the bench's root added, so that a process loading its trust store
+    parses as many roots as it would on Lambda."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-    import ipaddress
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-          .not_valid_after(now + datetime.timedelta(days=7))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=7))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+
+    def name(text):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    def certificate(subject, key, issuer, issuer_key, ca, extensions=()):
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=7))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+                   .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=ca, crl_sign=ca,
+                                                content_commitment=False, key_encipherment=not ca,
+                                                data_encipherment=False, key_agreement=False,
+                                                encipher_only=False, decipher_only=False), critical=True)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                                  critical=False))
+        for extension in extensions:
+            builder = builder.add_extension(extension, critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    def rsa_key():
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    root_key, intermediate_key, key = rsa_key(), rsa_key(), rsa_key()
+    root = certificate(name("bench root CA"), root_key, name("bench root CA"), root_key, True)
+    intermediate = certificate(name("bench RSA 2048 intermediate"), intermediate_key, root.subject, root_key, True)
+    leaf = certificate(name("127.0.0.1"), key, intermediate.subject, intermediate_key, False, [
+        x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+        x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+    ])
     pem = serialization.Encoding.PEM
-    (directory / "ca.pem").write_bytes(ca.public_bytes(pem))
-    (directory / "server.pem").write_bytes(leaf.public_bytes(pem))
+    (directory / "server-chain.pem").write_bytes(leaf.public_bytes(pem) + intermediate.public_bytes(pem))
     (directory / "server.key").write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
                                                              serialization.NoEncryption()))
-    return directory / "ca.pem"
+    public = next((Path(p) for p in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+                   if Path(p).exists()), None)
+    if public is None:
+        import certifi
+        public = Path(certifi.where())
+    trust = public.read_bytes().rstrip(b"\n") + b"\n" + root.public_bytes(pem)
+    (directory / "trust.pem").write_bytes(trust)
+    return directory / "trust.pem", f"{public} ({trust.count(b'BEGIN CERTIFICATE') - 1} roots) + the bench's root"
 
 
 class ResponseUrl:
-    """CloudFormation's pre-signed URL, over https."""
+    """CloudFormation's pre-signed URL, over https; counts the connections made to it."""
 
     def __init__(self, tls_dir):
-        import ssl
         self.received = []
-
+        self.connections = 0
         outer = self
 
         class Handler(NoDelayHandler):
+            def setup(self):
+                # The handshake here, in the connection's thread, not in accept(): a failed one
+                # is then reported (see QuietServer) instead of silently dropped.
+                self.request.do_handshake()
+                outer.connections += 1
+                super().setup()
+
             def do_PUT(self):
                 outer.received.append(json.loads(self.body()))
                 self.reply(200)
 
         self.server = QuietServer(("127.0.0.1", 0), Handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(tls_dir / "server.pem", tls_dir / "server.key")
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        context.load_cert_chain(tls_dir / "server-chain.pem", tls_dir / "server.key")
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True,
+                                                 do_handshake_on_connect=False)
         self.url = f"https://127.0.0.1:{self.server.server_address[1]}/cfn?X-Amz-Signature=bench"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -198,13 +250,69 @@ def peak_rss_kib(pid):
     return 0
 
 
-class World:
-    """moto with a pool, a user and a secret, and a ResponseURL."""
+def forward_output(stream, log_path, prefix, expected):
+    """Copies a helper's output to its log, and to stderr the lines that `expected` does not
+    recognise: its real errors, and nothing of its routine chatter."""
+    ansi = re.compile(r"\x1b\[[0-9;]*m")
 
-    def __init__(self):
+    def run():
+        with open(log_path, "w") as log:
+            for line in stream:
+                log.write(line)
+                log.flush()
+                plain = ansi.sub("", line).rstrip("\n")
+                if plain.strip() and not expected(plain):
+                    print(f"{prefix}: {plain}", file=sys.stderr, flush=True)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+MOTO_ACCESS = re.compile(r'^\S+ - - \[[^\]]*\] "[^"]*" (\d{3}) ')
+MOTO_BANNER = ("WARNING: This is a development server", " * Running on", "Press CTRL+C to quit")
+
+
+def moto_expected(line):
+    """werkzeug's access log below 500 and its start-up banner; a 5xx or a traceback is shown."""
+    access = MOTO_ACCESS.match(line)
+    return (access is not None and int(access.group(1)) < 500) or line.startswith(MOTO_BANNER)
+
+
+class Front:
+    """bench/tls_front.py in its own process: three ports, one per service, forwarding to moto,
+    with or without TLS; counts the connections made to it."""
+
+    def __init__(self, moto_port, tls_dir=None):
+        command = [sys.executable, str(BENCH / "tls_front.py"), "--upstream", str(moto_port)]
+        if tls_dir:
+            command += ["--cert", str(tls_dir / "server-chain.pem"), "--key", str(tls_dir / "server.key")]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        first = self.process.stdout.readline().split()
+        if first[:1] != ["listening"]:
+            sys.exit(f"the {'TLS ' if tls_dir else ''}front for moto did not start")
+        self.ports = [int(p) for p in first[1:]]
+        self.connections = Counter()
+        threading.Thread(target=self._count, daemon=True).start()
+
+    def _count(self):
+        for line in self.process.stdout:
+            if line.startswith("connection "):
+                self.connections["all"] += 1
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+
+
+class World:
+    """moto with a pool, a user and a secret, the fronts for it, and a ResponseURL."""
+
+    def __init__(self, transports):
         self.port = free_port()
         self.moto = subprocess.Popen([str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        forward_output(self.moto.stdout, WORK / "moto.log", "moto", moto_expected)
         wait_for_port(self.port)
         self.endpoint = f"http://127.0.0.1:{self.port}"
         aws = dict(endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id="bench",
@@ -213,8 +321,13 @@ class World:
         self.pool = cognito.create_user_pool(PoolName="bench")["UserPool"]["Id"]
         cognito.admin_create_user(UserPoolId=self.pool, Username="alice")
         boto3.client("secretsmanager", **aws).create_secret(Name="bench/alice", SecretString="Bench-Passw0rd!x")
-        self.ca = make_tls_files(WORK)
+        self.trust, self.trust_description = make_tls_files(WORK)
         self.cfn = ResponseUrl(WORK)
+        self.fronts = {}
+        if "https" in transports:
+            self.fronts["https"] = Front(self.port, WORK)
+        if "http-front" in transports:
+            self.fronts["http-front"] = Front(self.port)
 
     def event(self):
         return {
@@ -226,39 +339,70 @@ class World:
                                    "PasswordSecretId": "bench/alice"},
         }
 
-    def env(self):
-        return {
+    def aws_connections(self, transport):
+        front = self.fronts.get(transport)
+        return front.connections["all"] if front else None
+
+    def env(self, transport):
+        env = {
             "PATH": os.environ.get("PATH", ""),
-            "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
             "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_LOG_FORMAT": "JSON",
             "AWS_LAMBDA_LOG_LEVEL": "INFO", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
             "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "_HANDLER": "handler.handler",
             "PYTHONPATH": str(BENCH / "peer"), "LAMBDA_TASK_ROOT": str(BENCH / "peer"),
-            "SSL_CERT_FILE": str(self.ca),
+            # The trust store, the standard way: rustls-native-certs (the AWS SDK for Rust's
+            # default https client and reqwest's platform verifier) and OpenSSL read
+            # SSL_CERT_FILE; botocore reads AWS_CA_BUNDLE (before REQUESTS_CA_BUNDLE).
+            "SSL_CERT_FILE": str(self.trust), "AWS_CA_BUNDLE": str(self.trust),
         }
+        if transport == "http":
+            env["AWS_ENDPOINT_URL"] = self.endpoint
+        else:
+            scheme = "https" if transport == "https" else "http"
+            ports = self.fronts[transport].ports
+            for service, port in zip(("SECRETS_MANAGER", "SSM", "COGNITO_IDENTITY_PROVIDER"), ports):
+                env[f"AWS_ENDPOINT_URL_{service}"] = f"{scheme}://127.0.0.1:{port}"
+        return env
 
     def stop(self):
+        for front in self.fronts.values():
+            front.stop()
         self.moto.terminate()
+        self.moto.wait()
 
 
 RUST_BINARY = ROOT / "target/release/cognito-set-password"
-
-IMPLEMENTATIONS = {
-    "rust": lambda: [str(RUST_BINARY)],
-    "peer": lambda: [str(BENCH / ".venv/bin/python"), "-m", "awslambdaric", "handler.handler"],
-}
+PEER = [str(BENCH / ".venv/bin/python"), "-m", "awslambdaric", "handler.handler"]
 
 
-def run_once(world, name, warm):
+def log_path(name, transport, prefix=""):
+    return WORK / f"{prefix}{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{transport}.log"
+
+
+def log_problems(path, start):
+    """The lines a function logged at WARN or above, or a traceback, since `start` (a byte offset)."""
+    with open(path, errors="replace") as f:
+        f.seek(start)
+        text = f.read()
+    return [line for line in text.splitlines()
+            if re.search(r'"level": ?"(WARN|WARNING|ERROR|CRITICAL|FATAL)"|^Traceback|panicked', line)]
+
+
+def run_once(world, name, command, transport, warm):
     runtime = RuntimeApi()
-    env = {**world.env(), "AWS_LAMBDA_RUNTIME_API": runtime.address}
+    env = {**world.env(transport), "AWS_LAMBDA_RUNTIME_API": runtime.address}
     runtime.invoke(world.event())
     before = len(world.cfn.received)
-    log = open(WORK / f"{name}.log", "a")
-    started = time.perf_counter()
-    process = subprocess.Popen(IMPLEMENTATIONS[name](), env=env, cwd=BENCH / "peer", stdout=log, stderr=log)
+    cfn_connections = world.cfn.connections
+    aws_connections = world.aws_connections(transport)
+    path = log_path(name, transport)
+    start = path.stat().st_size if path.exists() else 0
+    with open(path, "a") as log:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, cwd=BENCH / "peer", stdout=log, stderr=log)
     try:
         first_at, _ = runtime.answer()
         warm_ms = []
@@ -272,28 +416,38 @@ def run_once(world, name, warm):
         answered = world.cfn.received[before:]
         if len(answered) != 1 + warm or {r["Status"] for r in answered} != {"SUCCESS"}:
             raise RuntimeError(f"{name}: CloudFormation got {[r['Status'] for r in answered]}")
-        return {
+        result = {
             "cold_ms": (first_at - started) * 1000,
             "ready_ms": (runtime.first_poll - started) * 1000,
             "first_ms": (first_at - runtime.first_poll) * 1000,
             "warm_ms": statistics.median(warm_ms),
             "rss_mib": rss / 1024,
+            "cfn_connections": world.cfn.connections - cfn_connections,
         }
+        if aws_connections is not None:
+            result["aws_connections"] = world.aws_connections(transport) - aws_connections
+        return result
+    except Exception:
+        print(f"{name} over {transport} failed; the end of its log ({path}):", file=sys.stderr)
+        print("\n".join(path.read_text(errors="replace").splitlines()[-20:]), file=sys.stderr)
+        raise
     finally:
         process.kill()
         process.wait()
         runtime.stop()
+        for line in log_problems(path, start):
+            print(f"{name} over {transport} logged: {line[:400]}", file=sys.stderr)
 
 
-def rie_once(world, name):
+def rie_once(world, name, command, transport):
     """INIT REPORT durationMs and REPORT Duration as the Runtime Interface Emulator prints them."""
     port, api = free_port(), free_port()
-    env = {**world.env(), "AWS_LAMBDA_FUNCTION_TIMEOUT": "30"}
-    out = WORK / f"rie-{name}.log"
+    env = {**world.env(transport), "AWS_LAMBDA_FUNCTION_TIMEOUT": "30"}
+    out = log_path(name, transport, "rie-")
     with open(out, "w") as log:
         process = subprocess.Popen(
             [str(ROOT / ".tools/rie/current/aws-lambda-rie-x86_64"), "--runtime-interface-emulator-address",
-             f"127.0.0.1:{port}", "--runtime-api-address", f"127.0.0.1:{api}", *IMPLEMENTATIONS[name]()],
+             f"127.0.0.1:{port}", "--runtime-api-address", f"127.0.0.1:{api}", *command],
             env=env, cwd=BENCH / "peer", stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port)
@@ -313,6 +467,8 @@ def rie_once(world, name):
     finally:
         process.terminate()
         process.wait()
+        for line in log_problems(out, 0):
+            print(f"{name} over {transport} under the RIE logged: {line[:400]}", file=sys.stderr)
 
 
 def sizes():
@@ -349,7 +505,8 @@ def versions():
     frozen = run(str(BENCH / ".venv/bin/pip"), "freeze")
     wanted = {line.split("==")[0]: line for line in frozen.splitlines()}
     return ", ".join([run("rustc", "--version"), f"Python {platform.python_version()}",
-                      run(str(ROOT / ".venv/bin/python"), "-c", "import moto; print('moto', moto.__version__)")]
+                      run(str(ROOT / ".venv/bin/python"), "-c", "import moto; print('moto', moto.__version__)"),
+                      f"{ssl.OPENSSL_VERSION} (the bench's TLS servers)"]
                      + [wanted[k] for k in ("crhelper", "awslambdaric", "boto3") if k in wanted])
 
 
@@ -361,58 +518,138 @@ def machine():
     return f"{os.cpu_count()} cores, {cpu}, {mem} GiB, {platform.system()} {platform.release()}"
 
 
+def fmt(value, digits=1):
+    return "-" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def ratio(a, b):
+    return "-" if a is None or b is None or not b or a != a or b != b else f"{a / b:.3f}"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--warm", type=int, default=20)
     parser.add_argument("--rie-runs", type=int, default=5)
+    parser.add_argument("--transports", default="http,https",
+                        help=f"comma-separated, from {', '.join(TRANSPORTS)} (default: http,https)")
     parser.add_argument("--note", default="", help="what this run is about, for results.md")
     parser.add_argument("--rust-binary", help="another build of the function to measure (default: the release build)")
+    parser.add_argument("--baseline", action="append", default=[], metavar="LABEL=PATH",
+                        help="another build of the function, measured in the same runs and compared with "
+                             "the Rust build (e.g. the build before a change); may be repeated")
+    parser.add_argument("--no-record", action="store_true", help="print only; do not append to results.md")
     args = parser.parse_args()
     if args.rust_binary:
         global RUST_BINARY
         RUST_BINARY = Path(args.rust_binary).resolve()
+    transports = [t.strip() for t in args.transports.split(",") if t.strip()]
+    if not transports or any(t not in TRANSPORTS for t in transports):
+        parser.error(f"--transports: choose from {', '.join(TRANSPORTS)}")
+    implementations = {"rust": [str(RUST_BINARY)], "peer": PEER}
+    for spec in args.baseline:
+        label, _, path = spec.partition("=")
+        if not label or not path or label in implementations or not Path(path).is_file():
+            parser.error(f"--baseline {spec}: give LABEL=PATH, an unused label and an existing binary")
+        implementations[label] = [str(Path(path).resolve())]
+    baselines = [label for label in implementations if label not in ("rust", "peer")]
+
     WORK.mkdir(parents=True, exist_ok=True)
-    world = World()
-    results = {"rust": [], "peer": []}
-    rie = {"rust": [], "peer": []}
+    for old in WORK.glob("*.log"):
+        old.unlink()
+    world = World(transports)
+    combos = [(name, transport) for transport in transports for name in implementations]
+    results = {combo: [] for combo in combos}
+    rie = {combo: [] for combo in combos}
     try:
         for i in range(args.runs):
-            for name in (("rust", "peer") if i % 2 == 0 else ("peer", "rust")):
-                results[name].append(run_once(world, name, args.warm))
+            for name, transport in (combos if i % 2 == 0 else combos[::-1]):
+                results[name, transport].append(run_once(world, name, implementations[name], transport, args.warm))
         for i in range(args.rie_runs):
-            for name in ("rust", "peer"):
-                rie[name].append(rie_once(world, name))
+            for name, transport in (combos if i % 2 == 0 else combos[::-1]):
+                rie[name, transport].append(rie_once(world, name, implementations[name], transport))
     finally:
         world.stop()
 
-    def med(name, key):
-        return statistics.median(r[key] for r in results[name])
+    def med(name, transport, key):
+        values = [r[key] for r in results[name, transport] if key in r]
+        return statistics.median(values) if values else None
 
-    rows = [
-        ("cold start: exec -> first response (ms)", "cold_ms"),
-        ("  exec -> runtime ready, first poll (ms)", "ready_ms"),
-        ("  runtime ready -> first response (ms)", "first_ms"),
-        (f"warm invocation, median of {args.warm} (ms)", "warm_ms"),
-        ("peak RSS (MiB)", "rss_mib"),
+    def rie_med(name, transport, index):
+        return statistics.median(r[index] for r in rie[name, transport]) if rie[name, transport] else None
+
+    measures = [
+        ("cold start: exec -> first response (ms)", lambda n, t: med(n, t, "cold_ms")),
+        ("  exec -> runtime ready, first poll (ms)", lambda n, t: med(n, t, "ready_ms")),
+        ("  runtime ready -> first response (ms)", lambda n, t: med(n, t, "first_ms")),
+        (f"warm invocation, median of {args.warm} (ms)", lambda n, t: med(n, t, "warm_ms")),
+        ("peak RSS (MiB)", lambda n, t: med(n, t, "rss_mib")),
+        (f"RIE INIT REPORT durationMs (median of {args.rie_runs})", lambda n, t: rie_med(n, t, 0)),
+        (f"RIE REPORT Duration (ms) (median of {args.rie_runs})", lambda n, t: rie_med(n, t, 1)),
     ]
+    counts = [
+        ("connections to AWS per process (cold + warm)", "aws_connections"),
+        ("connections to the ResponseURL per process", "cfn_connections"),
+    ]
+    described = {
+        "http": "http: moto's port, one endpoint for all services",
+        "https": "https: a TLS front for moto, one port per service, no session resumption",
+        "http-front": "http-front: the same front without TLS",
+    }
     lines = [f"### {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
              + (f": {args.note}" if args.note else ""), "",
              f"- machine: {machine()}", f"- versions: {versions()}",
              f"- {args.runs} fresh processes each, alternating; medians; a CloudFormation Create "
-             "(GetSecretValue + AdminSetUserPassword against moto over http, PUT to a local https ResponseURL)", "",
-             "| measure | Rust | peer (crhelper + boto3) | Rust / peer |", "| --- | ---: | ---: | ---: |"]
-    for label, key in rows:
-        rust, peer = med("rust", key), med("peer", key)
-        lines.append(f"| {label} | {rust:.1f} | {peer:.1f} | {rust / peer:.3f} |")
-    for label, index in (("RIE INIT REPORT durationMs", 0), ("RIE REPORT Duration (ms)", 1)):
-        rust = statistics.median(r[index] for r in rie["rust"])
-        peer = statistics.median(r[index] for r in rie["peer"])
-        lines.append(f"| {label} (median of {args.rie_runs}) | {rust:.1f} | {peer:.1f} | {rust / peer:.3f} |")
+             "(GetSecretValue + AdminSetUserPassword against moto, PUT to a local https ResponseURL)",
+             f"- transports to AWS: {'; '.join(described[t] for t in transports)}",
+             f"- trust store of every process (SSL_CERT_FILE, AWS_CA_BUNDLE): {world.trust_description}", ""]
+    header = "| measure |" + "".join(f" Rust, {t} | peer, {t} | Rust / peer, {t} |" for t in transports)
+    lines += [header, "| --- |" + " ---: |" * (3 * len(transports))]
+    for label, get in measures:
+        cells = []
+        for t in transports:
+            rust, peer = get("rust", t), get("peer", t)
+            cells += [fmt(rust), fmt(peer), ratio(rust, peer)]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for label, key in counts:
+        cells = []
+        for t in transports:
+            rust, peer = med("rust", t, key), med("peer", t, key)
+            cells += [fmt(rust, 0), fmt(peer, 0), ""]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if "http" in transports and len(transports) > 1:
+        others = [t for t in transports if t != "http"]
+        lines += ["", "| what the transport adds to http (difference of medians, ms) |"
+                  + "".join(f" Rust, {t} | peer, {t} |" for t in others),
+                  "| --- |" + " ---: |" * (2 * len(others))]
+        for label, get in measures[:4] + measures[6:]:
+            cells = []
+            for t in others:
+                for name in ("rust", "peer"):
+                    a, b = get(name, t), get(name, "http")
+                    cells.append("-" if a is None or b is None else f"{a - b:+.1f}")
+            lines.append(f"| {label.strip()} | " + " | ".join(cells) + " |")
+    for base in baselines:
+        lines += ["", f"| Rust build `{base}` against this one (`rust`) |"
+                  + "".join(f" {base}, {t} | rust, {t} | rust - {base}, {t} |" for t in transports),
+                  "| --- |" + " ---: |" * (3 * len(transports))]
+        for label, get in measures:
+            cells = []
+            for t in transports:
+                a, b = get(base, t), get("rust", t)
+                cells += [fmt(a), fmt(b), "-" if a is None or b is None else f"{b - a:+.1f}"]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        for label, key in counts:
+            cells = []
+            for t in transports:
+                cells += [fmt(med(base, t, key), 0), fmt(med("rust", t, key), 0), ""]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "| artifact | bytes |", "| --- | ---: |"]
     lines += [f"| {name} | {size:,} |" for name, size in sizes().items()]
     text = "\n".join(lines) + "\n"
     print(text)
+    if args.no_record:
+        return
     results_md = BENCH / "results.md"
     if not results_md.exists():
         results_md.write_text("# Benchmark results\n\nProduced by `bench/run`; newest last. Figures from one "

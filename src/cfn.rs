@@ -3,7 +3,10 @@
 //! retried on connection errors and 5xx within the invocation's deadline.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
 
 use aws_lambda_events::event::cloudformation::{
     CloudFormationCustomResourceRequest, CloudFormationCustomResourceResponse,
@@ -170,6 +173,36 @@ impl CfnResponse {
     }
 }
 
+/// When a pre-signed ResponseURL stops being valid: `X-Amz-Date` + `X-Amz-Expires` (SigV4), or
+/// `Expires` (SigV2, seconds since the epoch). `None` when the URL says neither.
+pub fn response_url_expiry(response_url: &str) -> Option<SystemTime> {
+    let url = reqwest::Url::parse(response_url).ok()?;
+    let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    let epoch_seconds =
+        if let (Some(date), Some(expires)) = (query.get("X-Amz-Date"), query.get("X-Amz-Expires")) {
+            // `20261127T181500Z`, ISO 8601's basic format, as RFC 3339 for the parser.
+            let b = date.as_bytes();
+            if date.len() != 16 || b[8] != b'T' || !date.is_ascii() {
+                return None;
+            }
+            let rfc3339 = format!(
+                "{}-{}-{}T{}:{}:{}Z",
+                &date[0..4],
+                &date[4..6],
+                &date[6..8],
+                &date[9..11],
+                &date[11..13],
+                &date[13..15]
+            );
+            let signed = DateTime::from_str(&rfc3339, Format::DateTime).ok()?.secs();
+            signed.checked_add(expires.parse::<i64>().ok()?)?
+        } else {
+            query.get("Expires")?.parse::<i64>().ok()?
+        };
+    let epoch_seconds = u64::try_from(epoch_seconds).ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(epoch_seconds))
+}
+
 /// The PUT's own limits: one attempt may take this long, and backoff between attempts starts
 /// here and doubles up to the cap.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -267,6 +300,30 @@ mod tests {
             logical_resource_id: "AlicePassword".into(),
             physical_resource_id: None,
         }
+    }
+
+    #[test]
+    fn response_url_expiry_is_read_from_either_signature() {
+        let sigv4 = "https://bucket.s3.amazonaws.com/arn%3Aaws/req?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+                     &X-Amz-Date=20261127T181500Z&X-Amz-Expires=7200&X-Amz-Signature=abc";
+        assert_eq!(
+            response_url_expiry(sigv4),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_803_300 + 7200))
+        );
+        let sigv2 = "https://bucket.s3.amazonaws.com/req?AWSAccessKeyId=A&Expires=1795810500&Signature=x";
+        assert_eq!(
+            response_url_expiry(sigv2),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_810_500))
+        );
+        assert_eq!(
+            response_url_expiry("http://127.0.0.1:9/r?X-Amz-Signature=x"),
+            None
+        );
+        assert_eq!(
+            response_url_expiry("http://127.0.0.1:9/r?X-Amz-Date=garbage&X-Amz-Expires=1"),
+            None
+        );
+        assert_eq!(response_url_expiry("not a url"), None);
     }
 
     #[test]

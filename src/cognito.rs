@@ -98,6 +98,12 @@ pub async fn set_password(
             Some(AdminSetUserPasswordError::ResourceNotFoundException(_)) => Error::UserPoolNotFound {
                 user_pool_id: request.user_pool_id.clone(),
             },
+            Some(AdminSetUserPasswordError::PasswordHistoryPolicyViolationException(_)) => {
+                Error::PasswordReused {
+                    source_name: request.password.source_name(),
+                    user_pool_id: request.user_pool_id.clone(),
+                }
+            }
             Some(failure @ AdminSetUserPasswordError::InvalidPasswordException(_)) => {
                 Error::PasswordPolicy {
                     source_name: request.password.to_string(),

@@ -107,6 +107,16 @@ pub enum Error {
         detail: String,
     },
 
+    #[error(
+        "user pool `{user_pool_id}` refused the password from {source_name} because it was used \
+         before: the pool remembers past passwords (its password policy's `PasswordHistorySize`). \
+         Store a new password, or lower `PasswordHistorySize`"
+    )]
+    PasswordReused {
+        source_name: String,
+        user_pool_id: String,
+    },
+
     #[error("the password from {source_name} cannot be sent to Cognito: {problem}; {fix}")]
     PasswordContract {
         source_name: String,

@@ -28,6 +28,8 @@ const MAX_ERROR_IN_REASON: usize = 2500;
 
 /// Time kept back from the invocation's deadline to deliver the CloudFormation response.
 pub const DEFAULT_RESPONSE_MARGIN: Duration = Duration::from_millis(2000);
+/// How long a stack's Create or Update retries `AccessDenied` while IAM propagates.
+const IAM_PROPAGATION: Duration = Duration::from_secs(10);
 /// The budget when the runtime gives no deadline (a unit test's default context).
 const NO_DEADLINE_BUDGET: Duration = Duration::from_secs(60);
 
@@ -306,6 +308,25 @@ impl Function {
         deadlines: Deadlines,
     ) -> Result<Value, Error> {
         let ids = CfnRequestIds::of(&request);
+        // CloudFormation gives up on a request when its ResponseURL expires; Lambda may still
+        // deliver it (async retries, an event kept for hours). Acting on it then would set a
+        // password that no stack asked for any more.
+        if let Some(expiry) = cfn::response_url_expiry(&ids.response_url)
+            && expiry <= SystemTime::now()
+        {
+            let expired_s_ago = SystemTime::now()
+                .duration_since(expiry)
+                .unwrap_or_default()
+                .as_secs();
+            tracing::error!(
+                request_id = %context.request_id, event_kind = event::cfn_kind(&request), stack_id = %ids.stack_id,
+                logical_resource_id = %ids.logical_resource_id, result = "IGNORED", expired_s_ago,
+                "the request's ResponseURL has expired, so CloudFormation no longer waits for it: nothing was set"
+            );
+            return Ok(
+                json!({"Result": "ignored: the ResponseURL expired, CloudFormation gave up on this request"}),
+            );
+        }
         // The answer is worked out in a task of its own so that a panic in it is caught here and
         // still answered: an unanswered request leaves the stack waiting for an hour. This relies
         // on `panic = "unwind"` in the release profile. The task carries the invocation's span,
@@ -361,6 +382,7 @@ impl Function {
             );
         };
         let is_delete = matches!(request, CloudFormationCustomResourceRequest::Delete(_));
+        let is_update = matches!(request, CloudFormationCustomResourceRequest::Update(_));
         let validated = SetPasswordRequest::from_properties(properties);
         let data = validated.as_ref().map(data_of).unwrap_or_default();
 
@@ -382,7 +404,7 @@ impl Function {
             )
         } else {
             let outcome = match validated {
-                Ok(request) => match self.set_password(&request, deadlines.work).await {
+                Ok(request) => match self.set_password_for_stack(&request, deadlines.work).await {
                     Ok(()) => Ok(request),
                     Err(err) => Err((Some(request), err)),
                 },
@@ -410,7 +432,11 @@ impl Function {
                         .clone()
                         .or_else(|| request.map(|r| r.physical_resource_id()))
                         .unwrap_or_else(|| ids.physical_resource_id_or_stand_in());
-                    CfnResponse::failed(&ids, physical_id, reason(&err, context), data)
+                    let mut why = reason(&err, context);
+                    if is_update && matches!(err, Error::PasswordReused { .. }) {
+                        why = format!("{}. {why}", rollback_recovery(&ids));
+                    }
+                    CfnResponse::failed(&ids, physical_id, why, data)
                 }
             }
         }
@@ -432,9 +458,45 @@ impl Function {
         .await
         {
             Ok(()) => Ok(serde_json::from_str(&body).unwrap_or(Value::Null)),
+            // Lambda retries any function error of an async invocation; a response that can never
+            // be delivered (4xx: the pre-signed URL expired or was refused) would only be worked
+            // out again. Only a delivery that may still succeed is left to Lambda's retries.
+            Err(err) if !err.is_retryable() => {
+                tracing::error!(request_id = %ids.request_id, error = %err, "the CloudFormation response was not delivered, and cannot be: not retried");
+                Ok(json!({
+                    "Result": "undeliverable",
+                    "Error": err.to_string(),
+                    "Response": serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
+                }))
+            }
             Err(err) => {
                 tracing::error!(request_id = %ids.request_id, error = %err, "the CloudFormation response was not delivered");
                 Err(err)
+            }
+        }
+    }
+
+    /// [`Function::set_password`] for a stack's Create or Update, which may run moments after the
+    /// same stack created the function's role or policy: IAM takes a few seconds to propagate, so
+    /// `AccessDenied` is retried for [`IAM_PROPAGATION`] (within the deadline) before it is final.
+    async fn set_password_for_stack(
+        &self,
+        request: &SetPasswordRequest,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        let started = Instant::now();
+        let until =
+            (started + IAM_PROPAGATION).min(deadline.checked_sub(Duration::from_secs(1)).unwrap_or(deadline));
+        let mut pause = Duration::from_millis(500);
+        loop {
+            match self.set_password(request, deadline).await {
+                Err(Error::AccessDenied { call, .. }) if Instant::now() + pause < until => {
+                    tracing::warn!(call = %call, waited_ms = started.elapsed().as_millis() as u64,
+                        "access denied; retrying briefly, since IAM may still be propagating a new role or policy");
+                    tokio::time::sleep(pause / 2 + pause.mul_f64(fastrand::f64() / 2.0)).await;
+                    pause = (pause * 2).min(Duration::from_secs(4));
+                }
+                outcome => return outcome,
             }
         }
     }
@@ -478,6 +540,20 @@ async fn within<T>(
             call,
             detail: "no answer before the invocation's deadline".into(),
         })?
+}
+
+/// A rollback sends an Update with the previous properties; a pool with password history refuses
+/// the previous password, and the stack would end in UPDATE_ROLLBACK_FAILED. FAILED is still the
+/// truthful answer (the password was not set), so the Reason leads with the way out.
+fn rollback_recovery(ids: &CfnRequestIds) -> String {
+    // arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/ID
+    let stack = ids.stack_id.split('/').nth(1).unwrap_or(&ids.stack_id);
+    format!(
+        "If this is a rollback and the stack is now UPDATE_ROLLBACK_FAILED, recover with `aws \
+         cloudformation continue-update-rollback --stack-name {stack} --resources-to-skip {}` (the \
+         user keeps the password it has), then store a new password in the secret and update the stack",
+        ids.logical_resource_id
+    )
 }
 
 fn data_of(request: &SetPasswordRequest) -> HashMap<String, String> {

@@ -38,7 +38,7 @@ locals {
 
 # ---- The function -------------------------------------------------------------------------------
 
-# The arm64 `bootstrap` that `sam build --beta-features` builds, zipped. 0755 keeps it executable
+# The arm64 `bootstrap` that `sam build` builds, zipped. 0755 keeps it executable
 # whatever the mode of the file on disk.
 data "archive_file" "function" {
   type             = "zip"

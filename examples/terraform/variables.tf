@@ -53,7 +53,7 @@ variable "kms_key_arn" {
   default     = null
 
   validation {
-    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$", var.kms_key_arn))
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/(mrk-)?[0-9a-f-]+$", var.kms_key_arn))
     error_message = "kms_key_arn must be a key ARN, arn:aws:kms:REGION:ACCOUNT:key/KEY_ID, or null."
   }
 }
@@ -76,7 +76,7 @@ variable "terraform_key" {
 }
 
 variable "build_dir" {
-  description = "Folder holding the built function's `bootstrap`; null means this repository's .aws-sam/build/SetPasswordFunction, where `sam build --beta-features` leaves it."
+  description = "Folder holding the built function's `bootstrap`; null means this repository's .aws-sam/build/SetPasswordFunction, where `sam build` leaves it."
   type        = string
   default     = null
 }

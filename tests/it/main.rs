@@ -1,6 +1,7 @@
 //! Integration tests: the function against moto's server mode, a real HTTP ResponseURL, and the
 //! built binary under the Lambda Runtime API. One test binary, so the SDK is linked once.
 
+mod aws_realities;
 mod cloudformation;
 mod contract;
 mod direct;

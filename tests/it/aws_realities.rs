@@ -1,0 +1,209 @@
+//! Behaviours of real AWS that moto does not show, reproduced here: a pool with password history
+//! (through the fault proxy), a ResponseURL that refuses or has expired while Lambda retries an
+//! async event (through the Runtime API: an invocation error would be retried), and IAM that is
+//! still propagating a new role.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use lambda_runtime::LambdaEvent;
+use serde_json::json;
+
+use crate::support::BINARY;
+use crate::support::aws::{Aws, Login, cfn_request, strong_password, unique};
+use crate::support::http::{Reply, ResponseUrl};
+use crate::support::moto;
+use crate::support::proxy::{Fault, FaultProxy};
+use crate::support::runtime::{FunctionProcess, RuntimeApi};
+use crate::support::{context, function_at};
+
+/// A user and a secret holding a strong password for them.
+async fn user_and_secret(aws: &Aws) -> (crate::support::aws::Pool, String, String, String) {
+    let pool = aws.pool().await;
+    let user = unique("lee");
+    aws.user(&pool, &user).await;
+    let password = strong_password();
+    let secret = unique("realities/lee");
+    aws.secret(&secret, &password).await;
+    (pool, user, secret, password)
+}
+
+#[tokio::test]
+async fn a_reused_password_names_the_history_setting_and_a_rollback_says_how_to_recover() {
+    let aws = Aws::moto().await;
+    let (pool, user, secret, _) = user_and_secret(&aws).await;
+    let proxy = FaultProxy::start(moto::endpoint());
+    let function = function_at(&proxy.endpoint, Default::default()).await;
+    let code = "PasswordHistoryPolicyViolationException";
+    proxy.always("AdminSetUserPassword", Fault::AwsError { status: 400, code });
+
+    // WHEN a rollback sends an Update whose (previous) password the pool remembers
+    let cfn = ResponseUrl::start();
+    let mut update = cfn_request(
+        "Update",
+        &cfn.url,
+        json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret}),
+    );
+    update["PhysicalResourceId"] = json!(format!("{}/{user}", pool.id));
+    update["OldResourceProperties"] =
+        json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": "other"});
+    function
+        .handle(LambdaEvent::new(update, context(Duration::from_secs(30))))
+        .await
+        .unwrap();
+    // THEN FAILED, naming the pool's history setting and the exact way out of UPDATE_ROLLBACK_FAILED
+    let reason = cfn.requests()[0].json()["Reason"].as_str().unwrap().to_owned();
+    assert!(
+        reason.contains(&format!(
+            "user pool `{}` refused the password from Secrets Manager secret `{secret}` because it was used before",
+            pool.id
+        )),
+        "{reason}"
+    );
+    assert!(reason.contains("`PasswordHistorySize`"), "{reason}");
+    assert!(
+        reason.contains(
+            "aws cloudformation continue-update-rollback --stack-name users --resources-to-skip AlicePassword"
+        ),
+        "{reason}"
+    );
+    // AND a direct call names the setting too, without the rollback advice
+    let direct = function
+        .handle(LambdaEvent::new(
+            json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret}),
+            context(Duration::from_secs(30)),
+        ))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        direct.contains("it was used before") && !direct.contains("continue-update-rollback"),
+        "{direct}"
+    );
+}
+
+#[tokio::test]
+async fn access_denied_while_iam_propagates_is_retried_on_create() {
+    let aws = Aws::moto().await;
+    let (pool, user, secret, password) = user_and_secret(&aws).await;
+    let proxy = FaultProxy::start(moto::endpoint());
+    let function = function_at(&proxy.endpoint, Default::default()).await;
+    proxy.fail(
+        "GetSecretValue",
+        Fault::AwsError {
+            status: 400,
+            code: "AccessDeniedException",
+        },
+        2,
+    );
+    let cfn = ResponseUrl::start();
+    let create = cfn_request(
+        "Create",
+        &cfn.url,
+        json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret}),
+    );
+    function
+        .handle(LambdaEvent::new(create, context(Duration::from_secs(30))))
+        .await
+        .unwrap();
+    assert_eq!(
+        cfn.requests()[0].json()["Status"],
+        "SUCCESS",
+        "{}",
+        cfn.requests()[0].body
+    );
+    assert_eq!(proxy.calls("GetSecretValue"), 3, "denied twice, then allowed");
+    assert_eq!(aws.login(&pool, &user, &password).await, Login::Authenticated);
+
+    // A direct call is not a stack creating its own role: denied is final at once
+    proxy.fail(
+        "GetSecretValue",
+        Fault::AwsError {
+            status: 400,
+            code: "AccessDeniedException",
+        },
+        1,
+    );
+    let before = proxy.calls("GetSecretValue");
+    let denied = function
+        .handle(LambdaEvent::new(
+            json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret}),
+            context(Duration::from_secs(30)),
+        ))
+        .await
+        .unwrap_err();
+    assert!(denied.to_string().starts_with("access denied"), "{denied}");
+    assert_eq!(proxy.calls("GetSecretValue"), before + 1);
+}
+
+/// `X-Amz-Date` as S3 pre-signs it, `ago` before now.
+fn amz_date(ago: Duration) -> String {
+    let when = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() - ago;
+    DateTime::from_secs(when.as_secs() as i64)
+        .fmt(Format::DateTime)
+        .unwrap()
+        .replace(['-', ':'], "")
+}
+
+#[tokio::test]
+async fn a_response_that_can_never_be_delivered_is_not_retried_by_lambda() {
+    let aws = Aws::moto().await;
+    let (pool, user, secret, _) = user_and_secret(&aws).await;
+    let proxy = FaultProxy::start(moto::endpoint());
+    let runtime = Arc::new(RuntimeApi::start());
+    let _process = FunctionProcess::spawn(
+        BINARY,
+        &runtime,
+        &[
+            ("AWS_ENDPOINT_URL", proxy.endpoint.as_str()),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ],
+    );
+    let props = json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret});
+
+    // WHEN the ResponseURL answers 403 (expired or refused)
+    let refusing = ResponseUrl::scripted(vec![Reply::Status(403)]);
+    let outcome = runtime
+        .invoke_async(cfn_request("Create", &refusing.url, props.clone()))
+        .await;
+    // THEN the invocation ends normally (an error would make Lambda run it again), after one PUT
+    assert_eq!(outcome.response()["Result"], "undeliverable", "{outcome:?}");
+    assert_eq!(refusing.requests().len(), 1);
+
+    // WHEN Lambda delivers a request whose pre-signed URL expired an hour ago
+    let stale = ResponseUrl::start();
+    let base = stale.url.split('?').next().unwrap().to_owned();
+    let expired = format!(
+        "{base}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date={}&X-Amz-Expires=7200&X-Amz-Signature=x",
+        amz_date(Duration::from_secs(3 * 3600))
+    );
+    let calls_before = (proxy.calls("GetSecretValue"), proxy.calls("AdminSetUserPassword"));
+    let outcome = runtime
+        .invoke_async(cfn_request("Create", &expired, props.clone()))
+        .await;
+    // THEN nothing is set, nothing is sent, and the invocation ends normally
+    assert!(
+        outcome.response()["Result"]
+            .as_str()
+            .unwrap()
+            .starts_with("ignored: the ResponseURL expired"),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        (proxy.calls("GetSecretValue"), proxy.calls("AdminSetUserPassword")),
+        calls_before
+    );
+    assert!(stale.requests().is_empty());
+
+    // AND one that is still valid is acted on as usual
+    let fresh = ResponseUrl::start();
+    let valid = format!(
+        "{}?X-Amz-Date={}&X-Amz-Expires=7200&X-Amz-Signature=x",
+        fresh.url.split('?').next().unwrap(),
+        amz_date(Duration::from_secs(60))
+    );
+    let outcome = runtime.invoke_async(cfn_request("Create", &valid, props)).await;
+    assert_eq!(outcome.response()["Status"], "SUCCESS", "{outcome:?}");
+}
