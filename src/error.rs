@@ -34,6 +34,12 @@ pub enum Error {
     InvalidProperty { field: &'static str, problem: String },
 
     #[error(
+        "the `Users` list has {count} invalid {}, so nothing was set: {listed}",
+        if *count == 1 { "entry" } else { "entries" }
+    )]
+    InvalidUsers { count: usize, listed: String },
+
+    #[error(
         "property `Password` is refused: a plaintext password in a template or an event can be read \
          by anyone who can read the stack or the event. Store it in Secrets Manager and pass \
          `PasswordSecretId`, or in an SSM SecureString parameter and pass `PasswordParameterName`"
@@ -173,6 +179,19 @@ pub enum Error {
     #[error("the response could not be delivered to CloudFormation: {detail}")]
     ResponseDelivery { detail: String, retryable: bool },
 
+    #[error(
+        "not done: the invocation's deadline came before this user's turn; invoke again for the \
+         users not done, or give the function a longer timeout or a higher `MaxCallsPerSecond`"
+    )]
+    NotReached,
+
+    #[error("{not_set} of {total} users were not set ({listed}); the others were set")]
+    UsersNotSet {
+        not_set: usize,
+        total: usize,
+        listed: String,
+    },
+
     #[error("the function failed unexpectedly ({0}); this is a bug, please report it with the log stream")]
     Internal(String),
 }
@@ -181,7 +200,10 @@ impl Error {
     /// Whether the same request could succeed if tried again later without any change.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Throttled { .. } | Error::Timeout { .. } => true,
+            Error::Throttled { .. }
+            | Error::Timeout { .. }
+            | Error::NotReached
+            | Error::UsersNotSet { .. } => true,
             Error::Aws { retryable, .. } | Error::ResponseDelivery { retryable, .. } => *retryable,
             Error::RotationStep { source, .. } => source.is_retryable(),
             _ => false,

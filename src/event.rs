@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::password::PasswordRef;
 use crate::rotation::RotationEvent;
+use crate::sqs;
 use crate::sync::LabelUpdated;
 use crate::user_wait;
 
@@ -35,6 +37,8 @@ pub enum Invocation {
     Rotation(RotationEvent),
     /// Secrets Manager's `Secret Label Updated`, through EventBridge.
     SecretLabelUpdated(LabelUpdated),
+    /// A batch of records from an SQS queue, each body a direct request.
+    Sqs(Box<SqsEvent>),
     Direct(Value),
 }
 
@@ -46,6 +50,7 @@ impl Invocation {
             Invocation::EventBridge(_) => "EventBridge",
             Invocation::Rotation(_) => "rotation",
             Invocation::SecretLabelUpdated(_) => "sync",
+            Invocation::Sqs(_) => "SQS",
             Invocation::Direct(_) => "direct",
         }
     }
@@ -56,7 +61,7 @@ impl Invocation {
             Invocation::CloudFormation(request) => resource_properties(request),
             Invocation::MalformedCloudFormation { .. } => None,
             Invocation::EventBridge(event) => Some(&event.detail),
-            Invocation::Rotation(_) | Invocation::SecretLabelUpdated(_) => None,
+            Invocation::Rotation(_) | Invocation::SecretLabelUpdated(_) | Invocation::Sqs(_) => None,
             Invocation::Direct(properties) => Some(properties),
         }
     }
@@ -93,6 +98,13 @@ impl Invocation {
                 Some(update) => update.map(Invocation::SecretLabelUpdated),
                 None => Ok(Invocation::EventBridge(Box::new(event))),
             };
+        }
+        if sqs::is_one(&map) {
+            return serde_json::from_value::<SqsEvent>(Value::Object(map))
+                .map(|event| Invocation::Sqs(Box::new(event)))
+                .map_err(|err| {
+                    Error::UnrecognisedEvent(format!("malformed SQS event: {}", describe_serde_error(&err)))
+                });
         }
         if RotationEvent::is_one(&map) {
             return serde_json::from_value::<RotationEvent>(Value::Object(map))

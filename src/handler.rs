@@ -11,14 +11,19 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::cfn::{self, CfnRequestIds, CfnResponse};
-use crate::cognito;
+
+use crate::bulk::{self, Summary, UserOutcome};
 use crate::error::{AwsCall, Error};
 use crate::event::{self, CfnRequest, Invocation, SetPasswordRequest};
 use crate::password::SecretStores;
 use crate::rotation::{self, RotationEvent};
+use crate::setter::{self, RateLimiter, within};
+use crate::sqs;
 use crate::sync::{self, LabelUpdated, Synced};
 use crate::terraform::{self, Action};
 use crate::user_wait::{self, UserWait};
+use crate::users::{self, Request, UserList};
+use aws_lambda_events::event::sqs::SqsEvent;
 
 /// What a Delete answers: there is nothing to undo, a password cannot be "unset".
 const NOTHING_TO_DELETE: &str = "nothing to delete: the user and password are left as they are";
@@ -48,6 +53,9 @@ pub struct Settings {
     /// The length of a password that rotation generates, unless the pool's policy asks for more
     /// (`ROTATION_PASSWORD_LENGTH`; at most 256).
     pub rotation_password_length: u32,
+    /// Calls per second to Cognito when a request sets many users and does not say
+    /// (`MAX_CALLS_PER_SECOND`; Cognito's default quota for its user-update calls is 25).
+    pub max_calls_per_second: f64,
     /// The key Terraform's `aws_lambda_invocation` adds to the input (`TERRAFORM_KEY`; the
     /// resource's `terraform_key`).
     pub terraform_key: String,
@@ -62,6 +70,7 @@ impl Default for Settings {
             response_margin: DEFAULT_RESPONSE_MARGIN,
             rotation_password_length: rotation::DEFAULT_PASSWORD_LENGTH,
             terraform_key: terraform::DEFAULT_KEY.into(),
+            max_calls_per_second: users::DEFAULT_MAX_CALLS_PER_SECOND,
             panic_for_username: None,
         }
     }
@@ -89,6 +98,16 @@ impl Settings {
                     value = %text,
                     default = rotation::DEFAULT_PASSWORD_LENGTH,
                     "ROTATION_PASSWORD_LENGTH must be a whole number from 1 to 256; using the default"
+                ),
+            }
+        }
+        if let Ok(text) = std::env::var("MAX_CALLS_PER_SECOND") {
+            match users::parse_rate(&Value::String(text.clone())) {
+                Ok(rate) => settings.max_calls_per_second = rate,
+                Err(_) => tracing::error!(
+                    value = %text,
+                    default = users::DEFAULT_MAX_CALLS_PER_SECOND,
+                    "MAX_CALLS_PER_SECOND must be a number above 0 and at most 10000; using the default"
                 ),
             }
         }
@@ -179,8 +198,49 @@ impl Function {
                 }
             }
             Invocation::Rotation(event) => self.handle_rotation(&event, &context, deadlines).await,
+            Invocation::Sqs(event) => self.handle_sqs(*event, &context, deadlines).await,
             Invocation::SecretLabelUpdated(event) => self.handle_sync(&event, &context, deadlines).await,
         }
+    }
+
+    /// An SQS batch: each record is one request, worked on in turn at the rate limit; the answer
+    /// lists the records that failed (or were not reached before the deadline), so that only
+    /// those are retried.
+    async fn handle_sqs(
+        &self,
+        event: SqsEvent,
+        context: &Context,
+        deadlines: Deadlines,
+    ) -> Result<Value, Error> {
+        let limiter = RateLimiter::per_second(self.settings.max_calls_per_second);
+        let mut failed = Vec::new();
+        for (message_id, body) in sqs::records(event) {
+            let outcome = match body
+                .map_err(Error::UnrecognisedEvent)
+                .and_then(|b| Request::from_properties(&b))
+            {
+                Err(err) => Err(err),
+                Ok(Request::One(request)) => {
+                    setter::set_password(&self.clients, &request, deadlines.work, Some(&limiter)).await
+                }
+                Ok(Request::Many(list)) => self
+                    .run_many(&list, context, "SQS", deadlines)
+                    .await
+                    .0
+                    .into_result()
+                    .map(|_| ()),
+            };
+            match outcome {
+                Ok(()) => {
+                    tracing::info!(request_id = %context.request_id, event_kind = "SQS", message_id, result = "SUCCESS", "record handled")
+                }
+                Err(err) => {
+                    tracing::error!(request_id = %context.request_id, event_kind = "SQS", message_id, result = "FAILED", error = %err, "record failed; it goes back to the queue");
+                    failed.push(message_id);
+                }
+            }
+        }
+        serde_json::to_value(sqs::answer(failed)).map_err(|err| Error::Internal(err.to_string()))
     }
 
     /// A rotation step: the result is logged and returned; a failure is an invocation error, so
@@ -278,8 +338,14 @@ impl Function {
         kind: &'static str,
         deadlines: Deadlines,
     ) -> Result<Value, Error> {
-        let request = match SetPasswordRequest::from_properties(properties) {
-            Ok(request) => request,
+        let request = match Request::from_properties(properties) {
+            Ok(Request::One(request)) => request,
+            Ok(Request::Many(list)) => {
+                let (summary, outcomes) = self.run_many(&list, context, kind, deadlines).await;
+                return summary
+                    .into_result()
+                    .map(|_| bulk::results_json(&list, &outcomes));
+            }
             Err(err) => {
                 log_outcome(context, kind, None, Err(&err));
                 return Err(err);
@@ -383,8 +449,23 @@ impl Function {
         };
         let is_delete = matches!(request, CloudFormationCustomResourceRequest::Delete(_));
         let is_update = matches!(request, CloudFormationCustomResourceRequest::Update(_));
-        let validated = SetPasswordRequest::from_properties(properties);
-        let data = validated.as_ref().map(data_of).unwrap_or_default();
+        let parsed = Request::from_properties(properties);
+        let data = match &parsed {
+            Ok(Request::One(request)) => data_of(request),
+            Ok(Request::Many(list)) => HashMap::from([
+                ("UserPoolId".to_owned(), list.user_pool_id.clone()),
+                ("Count".to_owned(), list.users.len().to_string()),
+            ]),
+            Err(_) => HashMap::new(),
+        };
+        if !is_delete && let Ok(Request::Many(list)) = &parsed {
+            return self.cfn_many(list, &ids, context, kind, deadlines, data).await;
+        }
+        // From here on: one user, or a Delete (of either), which sets nothing.
+        let validated = parsed.and_then(|request| match request {
+            Request::One(request) => Ok(request),
+            Request::Many(_) => Err(Error::Internal("a Users list reached the one-user path".into())),
+        });
 
         if is_delete {
             // Nothing to undo: a password cannot be "unset". A Delete always succeeds, also after
@@ -440,6 +521,64 @@ impl Function {
                 }
             }
         }
+    }
+
+    /// A Create or Update with a `Users` list: SUCCESS only when every user was set; FAILED
+    /// names the users that were not, and why (the full list is in the log).
+    async fn cfn_many(
+        &self,
+        list: &UserList,
+        ids: &CfnRequestIds,
+        context: &Context,
+        kind: &'static str,
+        deadlines: Deadlines,
+        data: HashMap<String, String>,
+    ) -> CfnResponse {
+        let summary = self.run_many(list, context, kind, deadlines).await.0;
+        let physical_id = ids
+            .physical_resource_id
+            .clone()
+            .unwrap_or_else(|| format!("{}/users", list.user_pool_id));
+        match summary.into_result() {
+            Ok(summary) => CfnResponse::success(
+                ids,
+                physical_id,
+                format!(
+                    "set the passwords of {} users in user pool {}",
+                    summary.total, list.user_pool_id
+                ),
+                data,
+            ),
+            Err(err) => CfnResponse::failed(ids, physical_id, reason(&err, context), data),
+        }
+    }
+
+    /// Runs a `Users` list at the request's rate (else the setting's), and logs the outcome: one
+    /// line for the whole, and one for each user not set.
+    async fn run_many(
+        &self,
+        list: &UserList,
+        context: &Context,
+        kind: &'static str,
+        deadlines: Deadlines,
+    ) -> (Summary, Vec<UserOutcome>) {
+        let rate = list
+            .max_calls_per_second
+            .unwrap_or(self.settings.max_calls_per_second);
+        let started = Instant::now();
+        let outcomes = bulk::run(&self.clients, list, rate, deadlines.work).await;
+        let summary = Summary::of(&outcomes);
+        for line in &summary.not_set {
+            tracing::error!(request_id = %context.request_id, event_kind = kind, user_pool_id = %list.user_pool_id, user = %line, "a user of the list was not set");
+        }
+        tracing::info!(
+            request_id = %context.request_id, event_kind = kind, user_pool_id = %list.user_pool_id,
+            users = summary.total, set = summary.set, not_set = summary.not_set.len(), max_calls_per_second = rate,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            result = if summary.not_set.is_empty() { "SUCCESS" } else { "FAILED" },
+            "users list handled"
+        );
+        (summary, outcomes)
     }
 
     async fn deliver(
@@ -507,39 +646,8 @@ impl Function {
         if self.settings.panic_for_username.as_deref() == Some(request.username.as_str()) {
             panic!("injected panic: TEST_PANIC_FOR_USERNAME names this user");
         }
-        let password = within(
-            deadline,
-            request.password.call(),
-            request.password.resolve(&self.clients.stores),
-        )
-        .await?;
-        let wait = UserWait {
-            wait: request.wait_for_user,
-            deadline,
-        };
-        wait.retry(|| {
-            within(
-                deadline,
-                cognito::call(request),
-                cognito::set_password(&self.clients.cognito, request, &password),
-            )
-        })
-        .await
+        setter::set_password(&self.clients, request, deadline, None).await
     }
-}
-
-/// Runs one AWS call until `deadline`; past it, the call is reported by name.
-async fn within<T>(
-    deadline: Instant,
-    call: AwsCall,
-    work: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    tokio::time::timeout_at(deadline, work)
-        .await
-        .map_err(|_| Error::Timeout {
-            call,
-            detail: "no answer before the invocation's deadline".into(),
-        })?
 }
 
 /// A rollback sends an Update with the previous properties; a pool with password history refuses

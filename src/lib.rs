@@ -3,6 +3,7 @@
 //! EventBridge rules and direct invocation; and, for a user's JSON secret, its rotation function
 //! and the sync that follows changes to it. The plaintext never leaves the function.
 
+pub mod bulk;
 pub mod cfn;
 pub mod cognito;
 pub mod error;
@@ -13,11 +14,14 @@ pub mod logging;
 pub mod password;
 pub mod rotation;
 pub mod secrets;
+pub mod setter;
 pub mod setup;
+pub mod sqs;
 pub mod sync;
 pub mod terraform;
 pub mod user_secret;
 pub mod user_wait;
+pub mod users;
 
 pub use error::Error;
 pub use event::{Invocation, SetPasswordRequest};

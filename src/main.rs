@@ -1,4 +1,7 @@
 //! Wiring only: tracing, clients, settings, and the runtime loop.
+// The invocation's future nests deeply (runtime layers, the handler's ways in, the SDK's
+// orchestrator); computing its layout needs more than the default depth.
+#![recursion_limit = "256"]
 
 use cognito_set_password::{Function, Settings, logging, setup};
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -38,6 +38,8 @@ struct State {
     calls: HashMap<String, usize>,
     /// The JSON bodies of every request, by operation.
     bodies: HashMap<String, Vec<String>>,
+    /// When each request arrived, by operation.
+    times: HashMap<String, Vec<std::time::Instant>>,
 }
 
 #[derive(Clone)]
@@ -98,6 +100,17 @@ impl FaultProxy {
             })
     }
 
+    /// When each request for `operation` arrived.
+    pub fn times(&self, operation: &str) -> Vec<std::time::Instant> {
+        self.state
+            .lock()
+            .unwrap()
+            .times
+            .get(operation)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     pub fn calls(&self, operation: &str) -> usize {
         self.state
             .lock()
@@ -124,6 +137,11 @@ fn handle(stream: &mut TcpStream, request: Recorded, state: &Mutex<State>, upstr
             .entry(operation.clone())
             .or_default()
             .push(request.body.clone());
+        state
+            .times
+            .entry(operation.clone())
+            .or_default()
+            .push(std::time::Instant::now());
         let rule = state
             .rules
             .iter_mut()

@@ -1,0 +1,143 @@
+//! The one path that sets a password, whatever the way in: resolve the reference, check the
+//! value, set it, each call within the deadline, waiting for a user that is being created, and,
+//! for many users, no faster than a client-side rate limit.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use tokio::time::Instant;
+
+use crate::cognito;
+use crate::error::{AwsCall, Error};
+use crate::event::SetPasswordRequest;
+use crate::handler::Clients;
+use crate::user_wait::UserWait;
+
+/// Kept back from the deadline for a call that starts in the last rate-limited slot.
+const LAST_SLOT_MARGIN: Duration = Duration::from_secs(1);
+
+/// Spaces calls evenly: at most `rate` per second, shared by every task of one invocation.
+/// Cognito's quotas are per account and per second; a burst past them is throttled, and a
+/// throttled bulk run fails half-way. Throttling that still happens is retried by the SDK.
+#[derive(Debug)]
+pub struct RateLimiter {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl RateLimiter {
+    pub fn per_second(rate: f64) -> Self {
+        RateLimiter {
+            interval: Duration::from_secs_f64(1.0 / rate),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for the next free slot; `false` (and no slot taken) when it would come too late
+    /// for a call to finish before `deadline`.
+    pub async fn acquire(&self, deadline: Instant) -> bool {
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let slot = (*next).max(Instant::now());
+            if slot + LAST_SLOT_MARGIN > deadline {
+                return false;
+            }
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+        true
+    }
+}
+
+/// Resolves the reference and sets the password (see [`apply`]).
+pub async fn set_password(
+    clients: &Clients,
+    request: &SetPasswordRequest,
+    deadline: Instant,
+    limiter: Option<&RateLimiter>,
+) -> Result<(), Error> {
+    let password = resolve(clients, request, deadline).await?;
+    apply(clients, request, &password, deadline, limiter).await
+}
+
+/// Reads the password reference, within the deadline.
+pub async fn resolve(
+    clients: &Clients,
+    request: &SetPasswordRequest,
+    deadline: Instant,
+) -> Result<SecretString, Error> {
+    within(
+        deadline,
+        request.password.call(),
+        request.password.resolve(&clients.stores),
+    )
+    .await
+}
+
+/// Sets an already resolved password: each attempt within the deadline and, with a `limiter`,
+/// in a slot of its own; a user that does not exist yet is waited for as the request allows.
+pub async fn apply(
+    clients: &Clients,
+    request: &SetPasswordRequest,
+    password: &SecretString,
+    deadline: Instant,
+    limiter: Option<&RateLimiter>,
+) -> Result<(), Error> {
+    let wait = UserWait {
+        wait: request.wait_for_user,
+        deadline,
+    };
+    wait.retry(|| async {
+        if let Some(limiter) = limiter
+            && !limiter.acquire(deadline).await
+        {
+            return Err(Error::NotReached);
+        }
+        within(
+            deadline,
+            cognito::call(request),
+            cognito::set_password(&clients.cognito, request, password),
+        )
+        .await
+    })
+    .await
+}
+
+/// Runs one AWS call until `deadline`; past it, the call is reported by name.
+pub async fn within<T>(
+    deadline: Instant,
+    call: AwsCall,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::time::timeout_at(deadline, work)
+        .await
+        .map_err(|_| Error::Timeout {
+            call,
+            detail: "no answer before the invocation's deadline".into(),
+        })?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn slots_are_spaced_and_none_is_given_too_late() {
+        let limiter = RateLimiter::per_second(20.0);
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(2);
+        let mut granted = Vec::new();
+        while limiter.acquire(deadline).await {
+            granted.push(Instant::now() - start);
+        }
+        // 0, 50, ..., 950 ms: 20 slots fit before the deadline less the last slot's margin.
+        assert_eq!(granted.len(), 21, "{granted:?}");
+        assert!(
+            granted
+                .windows(2)
+                .all(|w| w[1] - w[0] == Duration::from_millis(50))
+        );
+    }
+}

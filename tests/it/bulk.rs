@@ -1,0 +1,244 @@
+//! Many users: a `Users` list (direct and CloudFormation) and an SQS batch, against moto, at a
+//! rate the function holds, with every user accounted for.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+
+use crate::support::BINARY;
+use crate::support::aws::{Aws, Login, Pool, cfn_request, strong_password, unique};
+use crate::support::http::ResponseUrl;
+use crate::support::moto;
+use crate::support::proxy::FaultProxy;
+use crate::support::runtime::{FunctionProcess, RuntimeApi};
+use crate::support::{context, function_at};
+
+/// `count` users of `pool`, each with a secret holding a password: (username, secret, password).
+async fn users_with_secrets(aws: &Aws, pool: &Pool, count: usize) -> Vec<(String, String, String)> {
+    let mut users = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (user, secret, password) = (unique("u"), unique("bulk/u"), strong_password());
+        aws.user(pool, &user).await;
+        aws.secret(&secret, &json!({"password": password}).to_string())
+            .await;
+        users.push((user, secret, password));
+    }
+    users
+}
+
+fn entries(users: &[(String, String, String)]) -> Vec<Value> {
+    users
+        .iter()
+        .map(|(user, secret, _)| json!({"Username": user, "PasswordSecretId": secret}))
+        .collect()
+}
+
+#[tokio::test]
+async fn two_hundred_users_in_one_list_all_sign_in_and_one_bad_reference_is_named() {
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let users = users_with_secrets(&aws, &pool, 200).await;
+    let proxy = FaultProxy::start(moto::endpoint());
+    let function = function_at(&proxy.endpoint, Default::default()).await;
+
+    // WHEN 200 users arrive in one direct call, with the rate limit lifted
+    let request = json!({"UserPoolId": pool.id, "MaxCallsPerSecond": 1000, "Users": entries(&users)});
+    let answer = function
+        .handle(LambdaEvent::new(request, context(Duration::from_secs(60))))
+        .await
+        .unwrap();
+    // THEN each is reported set, and each signs in
+    let results = answer["Results"].as_array().unwrap();
+    assert_eq!(results.len(), 200);
+    assert!(results.iter().all(|r| r["Result"] == "set"), "{answer}");
+    for (user, _, password) in &users {
+        assert_eq!(
+            aws.login(&pool, user, password).await,
+            Login::Authenticated,
+            "{user}"
+        );
+    }
+    assert_eq!(proxy.calls("AdminSetUserPassword"), 200);
+    assert!(
+        proxy.calls("BatchGetSecretValue") >= 10,
+        "secrets read 20 at a time"
+    );
+    assert_eq!(proxy.calls("GetSecretValue"), 0);
+
+    // WHEN one entry's secret does not exist (direct)
+    let mut with_bad = entries(&users[..50]);
+    with_bad[17]["PasswordSecretId"] = json!("bulk/no-such-secret");
+    let request = json!({"UserPoolId": pool.id, "MaxCallsPerSecond": 1000, "Users": with_bad});
+    let before = proxy.calls("AdminSetUserPassword");
+    let err = function
+        .handle(LambdaEvent::new(
+            request.clone(),
+            context(Duration::from_secs(60)),
+        ))
+        .await
+        .unwrap_err()
+        .to_string();
+    // THEN it is named with why, and the 49 others are set
+    assert!(err.starts_with("1 of 50 users were not set"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "`{}`: Secrets Manager secret `bulk/no-such-secret` was not found",
+            users[17].0
+        )),
+        "{err}"
+    );
+    assert_eq!(proxy.calls("AdminSetUserPassword") - before, 49);
+
+    // WHEN the same list comes from CloudFormation, THEN the stack gets FAILED naming it
+    let cfn = ResponseUrl::start();
+    function
+        .handle(LambdaEvent::new(
+            cfn_request("Create", &cfn.url, request),
+            context(Duration::from_secs(60)),
+        ))
+        .await
+        .unwrap();
+    let response = cfn.requests()[0].json();
+    assert_eq!(response["Status"], "FAILED");
+    assert_eq!(response["PhysicalResourceId"], format!("{}/users", pool.id));
+    let reason = response["Reason"].as_str().unwrap();
+    assert!(reason.starts_with("1 of 50 users were not set (`"), "{reason}");
+    assert!(reason.contains("bulk/no-such-secret"), "{reason}");
+}
+
+#[tokio::test]
+async fn invalid_entries_are_all_named_and_nothing_is_called() {
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let proxy = FaultProxy::start(moto::endpoint());
+    let function = function_at(&proxy.endpoint, Default::default()).await;
+    let request = json!({"UserPoolId": pool.id, "Users": [
+        {"Username": "a", "PasswordSecretId": "s/a"},
+        {"Username": "a", "PasswordSecretId": "s/b"},
+        {"Username": "c", "PasswordSecretId": "s/c", "PasswordParameterName": "/p/c"},
+    ]});
+    let err = function
+        .handle(LambdaEvent::new(request, context(Duration::from_secs(30))))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("the `Users` list has 2 invalid entries, so nothing was set"),
+        "{err}"
+    );
+    assert!(err.contains("Users[1].Username: `a` is also Users[0]"), "{err}");
+    assert!(
+        err.contains("Users[2]: both `PasswordSecretId` and `PasswordParameterName`"),
+        "{err}"
+    );
+    assert_eq!(
+        proxy.calls("AdminSetUserPassword") + proxy.calls("GetSecretValue"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn the_rate_limit_is_held_and_the_deadline_leaves_no_user_unaccounted_for() {
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let users = users_with_secrets(&aws, &pool, 40).await;
+    let proxy = FaultProxy::start(moto::endpoint());
+    let function = function_at(&proxy.endpoint, Default::default()).await;
+
+    // WHEN 40 users are set at 20 calls per second
+    let request = json!({"UserPoolId": pool.id, "MaxCallsPerSecond": "20", "Users": entries(&users)});
+    function
+        .handle(LambdaEvent::new(request, context(Duration::from_secs(30))))
+        .await
+        .unwrap();
+    // THEN the calls arrive at 20 per second, within 10%
+    let times = proxy.times("AdminSetUserPassword");
+    assert_eq!(times.len(), 40);
+    let span = times[39].duration_since(times[0]).as_secs_f64();
+    let rate = 39.0 / span;
+    assert!(
+        (18.0..=22.0).contains(&rate),
+        "{rate:.1} calls per second over {span:.2} s"
+    );
+
+    // WHEN 40 users at 5 per second meet a 5 s deadline
+    let request = json!({"UserPoolId": pool.id, "MaxCallsPerSecond": 5, "Users": entries(&users)});
+    let err = function
+        .handle(LambdaEvent::new(request, context(Duration::from_secs(5))))
+        .await
+        .unwrap_err()
+        .to_string();
+    // THEN the users not reached are reported as not done, by name
+    let not_done = err.matches("not done before the deadline").count();
+    assert!(err.contains("users were not set"), "{err}");
+    assert!(not_done >= 20, "{not_done}: {err}");
+    let set = proxy.calls("AdminSetUserPassword") - 40;
+    // The error lists at most 20 by name and counts the rest; every user is either set or counted.
+    let counted: usize = err
+        .split(" of 40 users were not set")
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(set + counted, 40, "{err}");
+}
+
+#[tokio::test]
+async fn an_sqs_batch_answers_exactly_the_records_that_failed() {
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let users = users_with_secrets(&aws, &pool, 8).await;
+    let runtime = Arc::new(RuntimeApi::start());
+    let _process = FunctionProcess::spawn(
+        BINARY,
+        &runtime,
+        &[
+            ("AWS_ENDPOINT_URL", moto::endpoint()),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ],
+    );
+    // GIVEN 10 records: 8 good (one of them a Users list of two), a body that is not JSON, and
+    // a reference to a secret that does not exist
+    let mut bodies: Vec<String> = users[..6]
+        .iter()
+        .map(|(user, secret, _)| {
+            json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret}).to_string()
+        })
+        .collect();
+    bodies.push(json!({"UserPoolId": pool.id, "Users": entries(&users[6..8])}).to_string());
+    bodies.insert(3, "not json".into());
+    bodies.push(
+        json!({"UserPoolId": pool.id, "Username": users[0].0, "PasswordSecretId": "bulk/missing"})
+            .to_string(),
+    );
+    bodies.push(
+        json!({"UserPoolId": pool.id, "Username": users[1].0, "PasswordSecretId": users[1].1}).to_string(),
+    );
+    assert_eq!(bodies.len(), 10);
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            json!({"messageId": format!("msg-{i}"), "receiptHandle": "AQEB", "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                "md5OfBody": "", "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:cognito-set-password-bulk",
+                "awsRegion": "us-east-1"})
+        })
+        .collect();
+    // WHEN the batch arrives
+    let outcome = runtime.invoke_async(json!({"Records": records})).await;
+    // THEN exactly the two bad records are reported, and the users of the others sign in
+    assert_eq!(
+        outcome.response(),
+        &json!({"batchItemFailures": [{"itemIdentifier": "msg-3"}, {"itemIdentifier": "msg-8"}]})
+    );
+    for (user, _, password) in &users {
+        assert_eq!(
+            aws.login(&pool, user, password).await,
+            Login::Authenticated,
+            "{user}"
+        );
+    }
+}
