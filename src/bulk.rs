@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::event::SetPasswordRequest;
 use crate::handler::Clients;
 use crate::password::{PasswordRef, select_from_secret};
+use crate::regions;
 use crate::setter::{self, RateLimiter};
 use crate::users::{UserList, list};
 
@@ -40,7 +41,7 @@ pub struct UserOutcome {
 
 /// Sets every user's password; the outcomes come back in the list's order.
 pub async fn run(clients: &Clients, list: &UserList, rate: f64, deadline: Instant) -> Vec<UserOutcome> {
-    let prefetched = Arc::new(prefetch(&clients.stores.secrets_manager, &list.users, deadline).await);
+    let prefetched = Arc::new(prefetch(clients, &list.users, deadline).await);
     let limiter = Arc::new(RateLimiter::per_second(rate));
     let mut results: Vec<Option<UserResult>> = (0..list.users.len()).map(|_| None).collect();
     let mut running = JoinSet::new();
@@ -109,10 +110,14 @@ async fn set_one(
 /// the batch does not return (not found, denied, a batch call that failed) is left to each
 /// user's own `GetSecretValue`, whose error names the secret and the fix.
 async fn prefetch(
-    client: &SecretsManager,
+    clients: &Clients,
     users: &[SetPasswordRequest],
     deadline: Instant,
 ) -> HashMap<String, SecretString> {
+    // One batch call reads one region: the function's own; secrets in other regions (by ARN)
+    // are read on their own, in theirs.
+    let client: &SecretsManager = &clients.stores.secrets_manager;
+    let home = client.config().region().map(|region| region.as_ref());
     let mut ids: Vec<&str> = users
         .iter()
         .filter_map(|user| match &user.password {
@@ -121,7 +126,9 @@ async fn prefetch(
                 version_stage: None,
                 version_id: None,
                 ..
-            } => Some(secret_id.as_str()),
+            } if regions::of_arn(secret_id).is_none_or(|region| Some(region) == home) => {
+                Some(secret_id.as_str())
+            }
             _ => None,
         })
         .collect();

@@ -112,6 +112,13 @@ pub async fn set_password(
                     detail: scrub(failure.message().unwrap_or("rejected by the policy"), password),
                 }
             }
+            _ if err.code() == Some("OperationNotEnabledException") => Error::ReplicaRegion {
+                user_pool_id: request.user_pool_id.clone(),
+                region: client
+                    .config()
+                    .region()
+                    .map_or_else(|| "?".to_owned(), |region| region.to_string()),
+            },
             _ => Error::from_sdk(err, call(request)).scrubbed(password.expose_secret()),
         })
 }

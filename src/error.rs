@@ -98,6 +98,13 @@ pub enum Error {
     },
 
     #[error(
+        "user pool `{user_pool_id}` cannot be changed in region {region}: it is a replica there \
+         (OperationNotEnabledException); set passwords in the pool's primary region, with a \
+         `UserPoolId` that names it"
+    )]
+    ReplicaRegion { user_pool_id: String, region: String },
+
+    #[error(
         "user pool `{user_pool_id}` was not found: check `UserPoolId` and that the function runs in \
          the pool's region"
     )]

@@ -15,7 +15,8 @@ use crate::cfn::{self, CfnRequestIds, CfnResponse};
 use crate::bulk::{self, Summary, UserOutcome};
 use crate::error::{AwsCall, Error};
 use crate::event::{self, CfnRequest, Invocation, SetPasswordRequest};
-use crate::password::SecretStores;
+use crate::password::{PasswordRef, SecretStores};
+use crate::regions::{self, Regions};
 use crate::rotation::{self, RotationEvent};
 use crate::setter::{self, RateLimiter, within};
 use crate::sqs;
@@ -43,7 +44,33 @@ const NO_DEADLINE_BUDGET: Duration = Duration::from_secs(60);
 pub struct Clients {
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     pub stores: SecretStores,
+    /// The clients of the region each id names (see [`crate::regions`]).
+    pub regions: Regions,
     pub http: reqwest::Client,
+}
+
+impl Clients {
+    /// Cognito in the region the user pool id names.
+    pub fn cognito_for(&self, user_pool_id: &str) -> aws_sdk_cognitoidentityprovider::Client {
+        self.regions.get(regions::of_user_pool(user_pool_id)).cognito
+    }
+
+    /// Secrets Manager in the region the secret's ARN names (a name: the function's own).
+    pub fn secrets_manager_for(&self, secret_id: &str) -> aws_sdk_secretsmanager::Client {
+        self.regions
+            .get(regions::of_arn(secret_id))
+            .stores
+            .secrets_manager
+    }
+
+    /// The stores in the region the reference's ARN names.
+    pub fn stores_for(&self, reference: &PasswordRef) -> SecretStores {
+        let id = match reference {
+            PasswordRef::Secret { secret_id, .. } => secret_id,
+            PasswordRef::Parameter { name } => name,
+        };
+        self.regions.get(regions::of_arn(id)).stores
+    }
 }
 
 #[derive(Debug, Clone)]

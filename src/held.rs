@@ -43,7 +43,7 @@ pub async fn read(
     stage: Option<&str>,
 ) -> Result<Option<Parsed>, Error> {
     let value = secrets::read(
-        &clients.stores.secrets_manager,
+        &clients.secrets_manager_for(secret_id),
         secret_id,
         Some(version_id),
         stage,
@@ -98,11 +98,12 @@ pub async fn hold(
             permanent: true,
             wait_for_user: wait.wait,
         };
-        wait.retry(|| cognito::set_password(&clients.cognito, &request, &new.password))
+        let cognito = clients.cognito_for(&request.user_pool_id);
+        wait.retry(|| cognito::set_password(&cognito, &request, &new.password))
             .await?;
     }
     secrets::move_label(
-        &clients.stores.secrets_manager,
+        &clients.secrets_manager_for(secret_id),
         secret_id,
         COGNITO_LABEL,
         version_id,

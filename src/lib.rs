@@ -12,6 +12,7 @@ pub mod handler;
 pub mod held;
 pub mod logging;
 pub mod password;
+pub mod regions;
 pub mod rotation;
 pub mod secrets;
 pub mod setter;

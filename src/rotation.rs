@@ -71,7 +71,7 @@ pub async fn rotate(clients: &Clients, settings: &Settings, event: &RotationEven
 }
 
 async fn run(clients: &Clients, settings: &Settings, event: &RotationEvent) -> Result<String, Error> {
-    let secrets_manager = &clients.stores.secrets_manager;
+    let secrets_manager = &clients.secrets_manager_for(&event.secret_id);
     let (secret_id, token) = (event.secret_id.as_str(), event.client_request_token.as_str());
     let versions = secrets::describe(secrets_manager, secret_id).await?;
     // The checks of AWS's own rotation templates, before every step.
@@ -130,12 +130,17 @@ impl Rotation<'_> {
         if self.pending_value().await?.is_some() {
             return Ok(format!("kept the value version `{}` already has", self.token));
         }
-        let minimum = cognito::minimum_password_length(&self.clients.cognito, &current.user_pool_id).await?;
+        let minimum = cognito::minimum_password_length(
+            &self.clients.cognito_for(&current.user_pool_id),
+            &current.user_pool_id,
+        )
+        .await?;
         let length = setting.max(minimum).min(MAX_PASSWORD_CHARS as u32);
-        let password = secrets::random_password(&self.clients.stores.secrets_manager, length).await?;
+        let password =
+            secrets::random_password(&self.clients.secrets_manager_for(self.secret_id), length).await?;
         cognito::check_password(&self.source().source_name(), &password)?;
         secrets::put_pending(
-            &self.clients.stores.secrets_manager,
+            &self.clients.secrets_manager_for(self.secret_id),
             self.secret_id,
             self.token,
             &current.with_password(&password),
@@ -179,7 +184,7 @@ impl Rotation<'_> {
     /// that the user is `CONFIRMED` and says that the password itself was not tried.
     async fn test(&self) -> Result<String, Error> {
         let pending = self.pending().await?;
-        let cognito = &self.clients.cognito;
+        let cognito = &self.clients.cognito_for(&pending.user_pool_id);
         match &pending.client_id {
             Some(client_id) => {
                 match cognito::sign_in(
@@ -238,7 +243,7 @@ impl Rotation<'_> {
             });
         }
         secrets::move_label(
-            &self.clients.stores.secrets_manager,
+            &self.clients.secrets_manager_for(self.secret_id),
             self.secret_id,
             AWSCURRENT,
             self.token,
@@ -255,7 +260,7 @@ impl Rotation<'_> {
 
     async fn pending_value(&self) -> Result<Option<SecretString>, Error> {
         secrets::read(
-            &self.clients.stores.secrets_manager,
+            &self.clients.secrets_manager_for(self.secret_id),
             self.secret_id,
             Some(self.token),
             Some(AWSPENDING),
@@ -281,7 +286,7 @@ impl Rotation<'_> {
             version_id.or(stage).unwrap_or("?")
         );
         let value = secrets::read(
-            &self.clients.stores.secrets_manager,
+            &self.clients.secrets_manager_for(self.secret_id),
             self.secret_id,
             version_id,
             stage,

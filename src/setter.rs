@@ -71,7 +71,7 @@ pub async fn resolve(
     within(
         deadline,
         request.password.call(),
-        request.password.resolve(&clients.stores),
+        request.password.resolve(&clients.stores_for(&request.password)),
     )
     .await
 }
@@ -98,7 +98,7 @@ pub async fn apply(
         within(
             deadline,
             cognito::call(request),
-            cognito::set_password(&clients.cognito, request, password),
+            cognito::set_password(&clients.cognito_for(&request.user_pool_id), request, password),
         )
         .await
     })

@@ -11,6 +11,7 @@ use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use crate::error::Error;
 use crate::handler::Clients;
 use crate::password::SecretStores;
+use crate::regions::Regions;
 
 /// A connection that is not up by then will not be.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -48,6 +49,7 @@ pub fn clients(config: &SdkConfig) -> Result<Clients, Error> {
             secrets_manager: aws_sdk_secretsmanager::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
         },
+        regions: Regions::new(config),
         http,
     })
 }

@@ -83,7 +83,7 @@ pub async fn sync(clients: &Clients, event: &LabelUpdated, wait: UserWait) -> Re
             event.label
         )));
     }
-    let versions = secrets::describe(&clients.stores.secrets_manager, secret_id).await?;
+    let versions = secrets::describe(&clients.secrets_manager_for(secret_id), secret_id).await?;
     if versions.has_label(version_id, COGNITO_LABEL) {
         return Ok(Synced::Skipped(format!(
             "Cognito already holds version `{version_id}` ({COGNITO_LABEL})"

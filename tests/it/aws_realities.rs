@@ -85,6 +85,80 @@ async fn a_reused_password_names_the_history_setting_and_a_rollback_says_how_to_
 }
 
 #[tokio::test]
+async fn a_pool_and_secrets_in_another_region_are_used_there() {
+    // GIVEN a pool, a user, a secret and a parameter in eu-west-1; the function runs in us-east-1
+    let eu = Aws::in_region("eu-west-1").await;
+    let (pool, user, _, _) = user_and_secret(&eu).await;
+    assert!(pool.id.starts_with("eu-west-1_"), "{}", pool.id);
+    let password = strong_password();
+    let secret_arn = eu.secret(&unique("realities/eu"), &password).await;
+    assert!(secret_arn.contains(":eu-west-1:"), "{secret_arn}");
+    let parameter = format!("/{}", unique("realities/eu"));
+    let parameter_password = strong_password();
+    eu.parameter(
+        &parameter,
+        &parameter_password,
+        aws_sdk_ssm::types::ParameterType::SecureString,
+    )
+    .await;
+    let parameter_arn = format!("arn:aws:ssm:eu-west-1:123456789012:parameter{parameter}");
+    let function = crate::support::function().await;
+
+    // WHEN the function is asked to set it from the secret's ARN
+    let set = function
+        .handle(LambdaEvent::new(
+            json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret_arn}),
+            context(Duration::from_secs(30)),
+        ))
+        .await;
+    // THEN it reads and sets in eu-west-1, and the user signs in there
+    assert!(set.is_ok(), "{set:?}");
+    assert_eq!(eu.login(&pool, &user, &password).await, Login::Authenticated);
+    // AND a parameter's ARN is read in its region too
+    function
+        .handle(LambdaEvent::new(
+            json!({"UserPoolId": pool.id, "Username": user, "PasswordParameterName": parameter_arn}),
+            context(Duration::from_secs(30)),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        eu.login(&pool, &user, &parameter_password).await,
+        Login::Authenticated
+    );
+}
+
+#[tokio::test]
+async fn a_replica_region_of_a_multi_region_pool_is_named() {
+    let aws = Aws::moto().await;
+    let (pool, user, secret, _) = user_and_secret(&aws).await;
+    let proxy = FaultProxy::start(moto::endpoint());
+    let function = function_at(&proxy.endpoint, Default::default()).await;
+    proxy.always(
+        "AdminSetUserPassword",
+        Fault::AwsError {
+            status: 400,
+            code: "OperationNotEnabledException",
+        },
+    );
+    let message = function
+        .handle(LambdaEvent::new(
+            json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret}),
+            context(Duration::from_secs(30)),
+        ))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.starts_with(&format!(
+            "user pool `{}` cannot be changed in region us-east-1: it is a replica there",
+            pool.id
+        )),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn access_denied_while_iam_propagates_is_retried_on_create() {
     let aws = Aws::moto().await;
     let (pool, user, secret, password) = user_and_secret(&aws).await;

@@ -25,9 +25,14 @@ pub fn unique(prefix: &str) -> String {
 /// The SDK configuration the function itself would build (its timeouts and retries), pointed at
 /// `endpoint` the way `AWS_ENDPOINT_URL` would.
 pub async fn config_for(endpoint: &str) -> SdkConfig {
+    config_in(endpoint, "us-east-1").await
+}
+
+/// As [`config_for`], in `region`.
+pub async fn config_in(endpoint: &str, region: &str) -> SdkConfig {
     cognito_set_password::setup::config_loader()
         .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
+        .region(Region::new(region.to_owned()))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
         .load()
         .await
@@ -65,7 +70,16 @@ impl Aws {
     }
 
     pub async fn at(endpoint: &str) -> Self {
-        let config = config_for(endpoint).await;
+        Self::at_in(endpoint, "us-east-1").await
+    }
+
+    /// What a user does in `region` (moto keeps each region apart, as AWS does).
+    pub async fn in_region(region: &str) -> Self {
+        Self::at_in(moto::endpoint(), region).await
+    }
+
+    pub async fn at_in(endpoint: &str, region: &str) -> Self {
+        let config = config_in(endpoint, region).await;
         Aws {
             cognito: aws_sdk_cognitoidentityprovider::Client::new(&config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),

@@ -1,0 +1,131 @@
+//! Which region each call goes to. AWS does not route by the ids it is given: a user pool id
+//! names its region (`eu-west-1_AbC…`), and so does a secret's or parameter's ARN, but a call
+//! made in another region fails (as "not found", or with the template's role as "access
+//! denied"). Each call goes to the region its id names; clients for a region other than the
+//! function's own are built on first use and kept for the life of the process.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::{Region, SdkConfig};
+
+use crate::password::SecretStores;
+
+/// The clients of one region.
+#[derive(Debug, Clone)]
+pub struct RegionClients {
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    pub stores: SecretStores,
+}
+
+impl RegionClients {
+    pub fn new(config: &SdkConfig) -> Self {
+        RegionClients {
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(config),
+            stores: SecretStores {
+                secrets_manager: aws_sdk_secretsmanager::Client::new(config),
+                ssm: aws_sdk_ssm::Client::new(config),
+            },
+        }
+    }
+}
+
+/// The function's own region's clients, and the others as they are needed.
+#[derive(Clone)]
+pub struct Regions {
+    config: SdkConfig,
+    home: RegionClients,
+    others: Arc<Mutex<HashMap<String, RegionClients>>>,
+}
+
+impl std::fmt::Debug for Regions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Regions")
+            .field("home", &self.config.region())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Regions {
+    pub fn new(config: &SdkConfig) -> Self {
+        Regions {
+            config: config.clone(),
+            home: RegionClients::new(config),
+            others: Arc::default(),
+        }
+    }
+
+    /// The clients for `region`, or the function's own when `None` or the same.
+    pub fn get(&self, region: Option<&str>) -> RegionClients {
+        let Some(region) = region.filter(|r| Some(*r) != self.config.region().map(Region::as_ref)) else {
+            return self.home.clone();
+        };
+        let mut others = self
+            .others
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        others
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let config = self
+                    .config
+                    .to_builder()
+                    .region(Region::new(region.to_owned()))
+                    .build();
+                RegionClients::new(&config)
+            })
+            .clone()
+    }
+}
+
+/// The region a user pool id names: `eu-west-1_AbC123` -> `eu-west-1`.
+pub fn of_user_pool(user_pool_id: &str) -> Option<&str> {
+    user_pool_id
+        .split_once('_')
+        .map(|(region, _)| region)
+        .filter(|r| looks_like_region(r))
+}
+
+/// The region an ARN names (`arn:PARTITION:SERVICE:REGION:…`); `None` for a plain name.
+pub fn of_arn(id: &str) -> Option<&str> {
+    let mut parts = id.splitn(5, ':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("arn"), Some(_), Some(_), Some(region)) if looks_like_region(region) => Some(region),
+        _ => None,
+    }
+}
+
+/// `us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `eusc-de-east-1`: letters, dashes, a number.
+fn looks_like_region(text: &str) -> bool {
+    let Some((name, number)) = text.rsplit_once('-') else {
+        return false;
+    };
+    !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit())
+        && name.contains('-')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_are_read_from_pool_ids_and_arns() {
+        assert_eq!(of_user_pool("eu-west-1_AbC123"), Some("eu-west-1"));
+        assert_eq!(of_user_pool("us-gov-west-1_x"), Some("us-gov-west-1"));
+        assert_eq!(of_user_pool("local_x"), None);
+        assert_eq!(of_user_pool("a_b"), None);
+        assert_eq!(
+            of_arn("arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:app/alice-AbC"),
+            Some("ap-southeast-2")
+        );
+        assert_eq!(
+            of_arn("arn:aws:ssm:eu-central-1:123456789012:parameter/app/alice"),
+            Some("eu-central-1")
+        );
+        assert_eq!(of_arn("app/alice"), None);
+        assert_eq!(of_arn("/app/alice"), None);
+        assert_eq!(of_arn("arn:aws:secretsmanager::123:secret:x"), None);
+    }
+}
