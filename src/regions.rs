@@ -47,10 +47,11 @@ impl std::fmt::Debug for Regions {
 }
 
 impl Regions {
-    pub fn new(config: &SdkConfig) -> Self {
+    /// `home`: the clients already built for `config`'s region.
+    pub fn new(config: &SdkConfig, home: RegionClients) -> Self {
         Regions {
             config: config.clone(),
-            home: RegionClients::new(config),
+            home,
             others: Arc::default(),
         }
     }

@@ -10,8 +10,7 @@ use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 
 use crate::error::Error;
 use crate::handler::Clients;
-use crate::password::SecretStores;
-use crate::regions::Regions;
+use crate::regions::{RegionClients, Regions};
 
 /// A connection that is not up by then will not be.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -43,13 +42,12 @@ pub fn clients(config: &SdkConfig) -> Result<Clients, Error> {
         .connect_timeout(CONNECT_TIMEOUT)
         .build()
         .map_err(|err| Error::Internal(format!("could not build the HTTP client: {err}")))?;
+    // The function's own region's clients, shared with the per-region set: built once.
+    let home = RegionClients::new(config);
     Ok(Clients {
-        cognito: aws_sdk_cognitoidentityprovider::Client::new(config),
-        stores: SecretStores {
-            secrets_manager: aws_sdk_secretsmanager::Client::new(config),
-            ssm: aws_sdk_ssm::Client::new(config),
-        },
-        regions: Regions::new(config),
+        cognito: home.cognito.clone(),
+        stores: home.stores.clone(),
+        regions: Regions::new(config, home),
         http,
     })
 }
