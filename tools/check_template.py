@@ -3,11 +3,17 @@
 The template is transformed with the SAM translator, offline, exactly as CloudFormation's
 AWS::Serverless transform does, and the generated role is checked: each action only on the
 resources the template's parameters scope it to, nothing broader, and `Resource: "*"` only for
-secretsmanager:GetRandomPassword, which acts on no resource. Then who may invoke the function
-(Secrets Manager from this account, each rule) and who may send to its dead-letter queue.
+secretsmanager:GetRandomPassword and secretsmanager:BatchGetSecretValue, which IAM cannot scope to a
+resource, each alone in its statement. Then who may invoke the function (Secrets Manager from this
+account, each rule) and who may send to its dead-letter queue; and the optional bulk queue: read
+only by the function, only when enabled, with its dead-letter queue and an event source mapping
+that reports failures per message and caps the copies of the function that call Cognito at once.
 Prints one line per check and a closing 'N passed, N failed' line.
+
+  python tools/check_template.py [--template template.yaml]
 """
 
+import argparse
 import json
 import os
 import sys
@@ -54,9 +60,13 @@ def as_list(value):
 
 
 def main():
-    template, matches = decode_str((ROOT / "template.yaml").read_text())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--template", type=Path, default=Path("template.yaml"))
+    args = parser.parse_args()
+    path = ROOT / args.template  # an absolute path stays as it is
+    template, matches = decode_str(path.read_text())
     if matches:
-        sys.exit(f"template.yaml does not parse: {matches}")
+        sys.exit(f"{path} does not parse: {matches}")
     # The translator fills in pseudo parameters from a region; any region will do offline.
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     template = json.loads(json.dumps(template))
@@ -81,21 +91,27 @@ def main():
                        "cognito-idp:AdminGetUser"]
     secret_actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret",
                       "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"]
+    queue_actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
     check(
         "the role allows exactly these actions",
-        set(by_action) == {*cognito_actions, *secret_actions, "secretsmanager:GetRandomPassword",
-                           "ssm:GetParameter", "kms:Decrypt", "kms:GenerateDataKey", "sqs:SendMessage"},
+        set(by_action) == {*cognito_actions, *secret_actions, *queue_actions, "secretsmanager:GetRandomPassword",
+                           "secretsmanager:BatchGetSecretValue", "ssm:GetParameter", "kms:Decrypt",
+                           "kms:GenerateDataKey", "sqs:SendMessage"},
         f"{sorted(by_action)}",
     )
     check(
         "every statement allows, none denies or wildcards an action",
         all(s["Effect"] == "Allow" and all("*" not in a for a in as_list(s["Action"])) for s, _ in found),
     )
+    # The two actions IAM cannot scope to a resource, each alone in its own statement, so that
+    # no other action rides along on "*".
+    star = [(s, cond) for s, cond in found if "*" in as_list(s.get("Resource", "*"))]
     check(
-        'Resource "*" only in a statement that allows secretsmanager:GetRandomPassword alone',
-        all(as_list(s["Action"]) == ["secretsmanager:GetRandomPassword"]
-            for s, _ in found if "*" in as_list(s.get("Resource", "*"))),
-        json.dumps([s for s, _ in found if "*" in as_list(s.get("Resource", "*"))]),
+        'Resource "*" only in two statements: secretsmanager:GetRandomPassword alone, and '
+        "secretsmanager:BatchGetSecretValue alone, always",
+        sorted(([as_list(s["Action"]), as_list(s["Resource"]), cond] for s, cond in star), key=json.dumps)
+        == [[["secretsmanager:BatchGetSecretValue"], ["*"], None], [["secretsmanager:GetRandomPassword"], ["*"], None]],
+        json.dumps(star),
     )
 
     def only_on(action, resource, what):
@@ -116,6 +132,11 @@ def main():
         only_on(action, secrets_under_prefix, "secrets under SecretNamePrefix, in this account and region")
 
     only_on("secretsmanager:GetRandomPassword", "*", '"*" (it acts on no resource)')
+    # Secrets Manager checks GetSecretValue on each secret of a batch: with GetSecretValue only
+    # under the prefix (above), "*" reads nothing more. Filters would need ListSecrets, which the
+    # role does not have (the exact action list above).
+    only_on("secretsmanager:BatchGetSecretValue", "*",
+            '"*" (no resource-level permissions; each secret still needs GetSecretValue)')
 
     only_on(
         "ssm:GetParameter",
@@ -146,9 +167,19 @@ def main():
         json.dumps(data_key.get("Condition")),
     )
 
-    [(sqs, _)] = by_action["sqs:SendMessage"]
-    check("sqs:SendMessage only to the failed-invocations queue",
-          sqs["Resource"] == {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]}, json.dumps(sqs))
+    only_on("sqs:SendMessage", {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]}, "the failed-invocations queue")
+
+    # The bulk queue: the event source mapping receives and deletes with the function's role.
+    bulk_queue = {"Fn::GetAtt": ["BulkQueue", "Arn"]}
+    receiving = [by_action.get(action, []) for action in queue_actions]
+    check(
+        f"{', '.join(queue_actions)} in one statement, only on the bulk queue, only when WithBulkQueue",
+        all(len(r) == 1 and r[0] == receiving[0][0] for r in receiving)
+        and sorted(as_list(receiving[0][0][0]["Action"])) == sorted(queue_actions)
+        and receiving[0][0][0]["Resource"] == bulk_queue and receiving[0][0][1] == "WithBulkQueue"
+        and "Condition" not in receiving[0][0][0],
+        json.dumps(receiving),
+    )
 
     managed = role.get("ManagedPolicyArns", [])
     check(
@@ -225,6 +256,86 @@ def main():
             {"Fn::If": ["WithSecretSyncRule", {"Fn::GetAtt": ["SecretSyncRule", "Arn"]},
                         {"Ref": "AWS::NoValue"}]}]}},
         json.dumps(queue_statement),
+    )
+
+    # -- many users: the rate limit, and the optional bulk queue
+    parameters = transformed["Parameters"]
+    function_properties = resources["SetPasswordFunction"]["Properties"]
+    variables = function_properties.get("Environment", {}).get("Variables", {})
+    rate = parameters.get("MaxCallsPerSecond", {})
+    check(
+        "MAX_CALLS_PER_SECOND is the MaxCallsPerSecond parameter: default 25 (Cognito's UserUpdate quota), "
+        "above 0, at most 10000",
+        variables.get("MAX_CALLS_PER_SECOND") == {"Ref": "MaxCallsPerSecond"} and rate.get("Type") == "Number"
+        and rate.get("Default") == 25 and rate.get("MinValue", 0) > 0 and 0 < rate.get("MaxValue", 10001) <= 10000,
+        json.dumps([variables, rate]),
+    )
+    check(
+        "the bulk queue and everything of it exist only when EnableBulkQueue is true (default false)",
+        transformed["Conditions"].get("WithBulkQueue") == {"Fn::Equals": [{"Ref": "EnableBulkQueue"}, "true"]}
+        and parameters.get("EnableBulkQueue", {}).get("Default") == "false"
+        and all(resources.get(name, {}).get("Condition") == "WithBulkQueue"
+                for name in ("BulkQueue", "BulkDeadLetterQueue", "BulkQueueEventSourceMapping")),
+        json.dumps([transformed["Conditions"].get("WithBulkQueue")]
+                   + [resources.get(n, {}).get("Condition") for n in ("BulkQueue", "BulkDeadLetterQueue",
+                                                                      "BulkQueueEventSourceMapping")]),
+    )
+    queue = resources.get("BulkQueue", {}).get("Properties", {})
+    dead_letters = resources.get("BulkDeadLetterQueue", {}).get("Properties", {})
+    timeout = function_properties.get("Timeout", 0)
+    check(
+        f"the bulk queue's visibility timeout is at least 6 x the function's timeout ({timeout} s), as AWS advises",
+        isinstance(queue.get("VisibilityTimeout"), int) and timeout > 0 and queue["VisibilityTimeout"] >= 6 * timeout,
+        json.dumps(queue.get("VisibilityTimeout")),
+    )
+    redrive = queue.get("RedrivePolicy", {})
+    check(
+        "the bulk queue sends a message that keeps failing to its own dead-letter queue, after a few receives",
+        set(redrive) == {"deadLetterTargetArn", "maxReceiveCount"}
+        and redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]}
+        and isinstance(redrive["maxReceiveCount"], int) and 1 <= redrive["maxReceiveCount"] <= 10,
+        json.dumps(redrive),
+    )
+    check(
+        "both bulk queues are encrypted (SSE-SQS); the dead-letter queue keeps a message 4 days, "
+        "longer than the bulk queue (a message keeps its first enqueue time when it moves)",
+        queue.get("SqsManagedSseEnabled") is True and dead_letters.get("SqsManagedSseEnabled") is True
+        and dead_letters.get("MessageRetentionPeriod") == 345600
+        and queue.get("MessageRetentionPeriod", 345600) < dead_letters["MessageRetentionPeriod"],
+        json.dumps([queue, dead_letters]),
+    )
+    mappings = {name: r for name, r in resources.items() if r["Type"] == "AWS::Lambda::EventSourceMapping"}
+    mapping = mappings.get("BulkQueueEventSourceMapping", {}).get("Properties", {})
+    check(
+        "one event source mapping: the bulk queue to the function, in batches of at most 10",
+        list(mappings) == ["BulkQueueEventSourceMapping"]
+        and mapping.get("EventSourceArn") == bulk_queue and mapping.get("FunctionName") == function
+        and isinstance(mapping.get("BatchSize"), int) and 1 <= mapping["BatchSize"] <= 10
+        and "MaximumBatchingWindowInSeconds" not in mapping,
+        json.dumps(mappings),
+    )
+    check(
+        "the mapping takes the function's batchItemFailures (FunctionResponseTypes ReportBatchItemFailures)",
+        mapping.get("FunctionResponseTypes") == ["ReportBatchItemFailures"],
+        json.dumps(mapping.get("FunctionResponseTypes")),
+    )
+    concurrency = parameters.get("BulkQueueMaximumConcurrency", {})
+    check(
+        "the mapping caps the copies of the function at BulkQueueMaximumConcurrency (default 2, Lambda's 2 to 1000)",
+        mapping.get("ScalingConfig") == {"MaximumConcurrency": {"Ref": "BulkQueueMaximumConcurrency"}}
+        and concurrency.get("Type") == "Number" and concurrency.get("Default") == 2
+        and concurrency.get("MinValue") == 2 and concurrency.get("MaxValue") == 1000,
+        json.dumps([mapping.get("ScalingConfig"), concurrency]),
+    )
+    outputs = transformed.get("Outputs", {})
+    bulk_outputs = {"BulkQueueUrl": {"Ref": "BulkQueue"}, "BulkQueueArn": bulk_queue,
+                    "BulkDeadLetterQueueUrl": {"Ref": "BulkDeadLetterQueue"},
+                    "BulkDeadLetterQueueArn": {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]}}
+    check(
+        "the stack outputs both bulk queues' URLs and ARNs, only when they exist",
+        all(outputs.get(name, {}).get("Condition") == "WithBulkQueue" and outputs[name].get("Value") == value
+            for name, value in bulk_outputs.items()),
+        json.dumps({name: outputs.get(name) for name in bulk_outputs}),
     )
 
     passed, failed = checks.count(True), checks.count(False)

@@ -5,9 +5,11 @@ template.yaml's `Policies` allow: the same statements (by Sid), each with the sa
 resource patterns and condition, and the customer-managed-key statements only when a key is given
 (`HasKmsKey` there, a dynamic block on `var.kms_key_arn` here). The two spell the same things
 differently; NAMES_IN_TEMPLATE and NAMES_IN_TERRAFORM map both spellings to one, and anything not in
-them fails the check. Then the rest of the role (Lambda as its only principal, the basic execution
-role as its only managed policy, nothing else from IAM), the function's settings next to the
-template's, and the invocation: lifecycle_scope CRUD, one key name on both sides, the password
+them fails the check. One exception, also checked: the statements for the template's optional SQS
+queue (`EnableBulkQueue`) act only on that queue, which the module does not make, so the module's
+role must not have them. Then the rest of the role (Lambda as its only principal, the basic
+execution role as its only managed policy, nothing else from IAM), the function's settings next to
+the template's, and the invocation: lifecycle_scope CRUD, one key name on both sides, the password
 passed by reference only, and a new secret version setting it again.
 Prints one line per check and a closing 'N passed, N failed' line; exits 1 on any failure.
 
@@ -50,6 +52,10 @@ NAMES_IN_TERRAFORM = {
 HAS_KMS_KEY = {"Fn::Not": [{"Fn::Equals": [{"Ref": "KmsKeyArn"}, ""]}]}
 # The Terraform spelling of the same: a dynamic block with no instance when no key is given.
 KMS_GUARD = re.compile(r"var\.kms_key_arn == null \? \[\] : \[.+\]|var\.kms_key_arn != null \? \[.+\] : \[\]")
+# The template's condition for what only the template deploys: the bulk SQS queue, and the
+# statement that lets the function read it. The module makes no queue, so it has no such statement.
+WITH_BULK_QUEUE = {"Fn::Equals": [{"Ref": "EnableBulkQueue"}, "true"]}
+TEMPLATE_ONLY = "the template's bulk queue exists (EnableBulkQueue; template.yaml only)"
 
 # The direct invocation's properties (README, "The event contract").
 PROPERTIES = {"UserPoolId", "Username", "PasswordSecretId", "PasswordParameterName", "PasswordSecretJsonKey",
@@ -169,14 +175,49 @@ def template_statements(template):
         guard = None
         if isinstance(policy, dict) and "Fn::If" in policy:
             condition, policy, otherwise = policy["Fn::If"]
-            has_key = template.get("Conditions", {}).get(condition) == HAS_KMS_KEY
-            guard = "a KMS key is given" if has_key and otherwise == {"Ref": "AWS::NoValue"} else f"UNMAPPED {condition}"
+            meaning = template.get("Conditions", {}).get(condition)
+            if otherwise != {"Ref": "AWS::NoValue"}:
+                guard = f"UNMAPPED {condition}"
+            elif meaning == HAS_KMS_KEY:
+                guard = "a KMS key is given"
+            elif meaning == WITH_BULK_QUEUE:
+                guard = TEMPLATE_ONLY
+            else:
+                guard = f"UNMAPPED {condition}"
         if not isinstance(policy, dict) or set(policy) != {"Statement"}:
             found.append(statement_form(None, None, [], [], [], guard, {f"not a policy document: {json.dumps(policy)}"}))
             continue
         for statement in as_list(policy["Statement"]):
             add(statement, guard)
     return found
+
+
+def template_only_statements(template):
+    """The statements of template.yaml's `Policies` under its bulk-queue condition, as written."""
+    policies = template["Resources"]["SetPasswordFunction"]["Properties"].get("Policies", [])
+    return [statement for policy in as_list(policies) if isinstance(policy, dict) and "Fn::If" in policy
+            and template.get("Conditions", {}).get(policy["Fn::If"][0]) == WITH_BULK_QUEUE
+            and isinstance(policy["Fn::If"][1], dict)
+            for statement in as_list(policy["Fn::If"][1].get("Statement", []))]
+
+
+def queue_only(statement, template):
+    """The queues a template-only statement acts on, when it allows only SQS actions and only on
+    queues that the template makes under its bulk-queue condition (so that leaving it out of
+    Terraform hides no grant); else None."""
+    resources = template.get("Resources", {})
+    if set(statement) != {"Sid", "Effect", "Action", "Resource"} or statement["Effect"] != "Allow" \
+            or not all(isinstance(a, str) and a.startswith("sqs:") for a in as_list(statement["Action"])):
+        return None
+    queues = []
+    for value in as_list(statement.get("Resource", [])):
+        name = value.get("Fn::GetAtt", [None])[0] if isinstance(value, dict) and set(value) == {"Fn::GetAtt"} else None
+        made = resources.get(name, {})
+        if value != {"Fn::GetAtt": [name, "Arn"]} or made.get("Type") != "AWS::SQS::Queue" \
+                or template.get("Conditions", {}).get(made.get("Condition")) != WITH_BULK_QUEUE:
+            return None
+        queues.append(name)
+    return queues or None
 
 
 def terraform_statements(document):
@@ -277,6 +318,14 @@ def main():
         by_sid.setdefault(form["sid"], []).append(form)
     for form in wanted:
         matches = by_sid.pop(form["sid"], [])
+        if form["only when"] == TEMPLATE_ONLY:
+            statements = [s for s in template_only_statements(template) if s.get("Sid") == form["sid"]]
+            queues = queue_only(statements[0], template) if len(statements) == 1 else None
+            check(f"statement {form['sid']}: {', '.join(form['actions'])} on the template's own "
+                  f"{', '.join(queues or ['?'])}, only when {TEMPLATE_ONLY}; not in the module, which makes no queue",
+                  queues and not matches,
+                  json.dumps({"template.yaml": statements, "Terraform": matches}))
+            continue
         check(f"statement {form['sid']}: {', '.join(form['actions'])} on {', '.join(form['resources'])}"
               + (f", only when {form['only when']}" if form["only when"] else ""),
               matches == [form], differences(form, matches))
@@ -358,6 +407,15 @@ def main():
     check("the function keeps template.yaml's RESPONSE_MARGIN_MS",
           literal(environment.get("RESPONSE_MARGIN_MS")) == sam_environment.get("RESPONSE_MARGIN_MS"),
           json.dumps([environment, sam_environment]))
+    rate_var = expression(environment.get("MAX_CALLS_PER_SECOND")) or ""
+    rate_default = module.variables.get(rate_var[4:], {}).get("default") if rate_var.startswith("var.") else None
+    check(
+        "MAX_CALLS_PER_SECOND comes from a variable whose default is template.yaml's MaxCallsPerSecond's",
+        sam_environment.get("MAX_CALLS_PER_SECOND") == {"Ref": "MaxCallsPerSecond"}
+        and rate_default is not None and rate_default == parameters.get("MaxCallsPerSecond", {}).get("Default"),
+        json.dumps([environment.get("MAX_CALLS_PER_SECOND"), rate_default, sam_environment.get("MAX_CALLS_PER_SECOND"),
+                    parameters.get("MaxCallsPerSecond", {}).get("Default")]),
+    )
     build = module.of_type("archive_file", data=True)
     check(
         "the code is the sam build artifact, zipped executable",

@@ -72,6 +72,8 @@ resource "aws_lambda_function" "this" {
       RESPONSE_MARGIN_MS = "2000"
       # Must name the same key as the invocation's terraform_key below.
       TERRAFORM_KEY = var.terraform_key
+      # The pace of a Users list's AdminSetUserPassword calls, unless the input gives its own.
+      MAX_CALLS_PER_SECOND = var.max_calls_per_second
     }
   }
 
@@ -83,7 +85,8 @@ resource "aws_lambda_function" "this" {
 # tools/check_terraform.py compares the statements below with template.yaml's `Policies`. The
 # rotation and sync statements are there because this is the same function: it can also be the
 # rotation function of a user's secret under the prefix (add an aws_lambda_permission for
-# secretsmanager.amazonaws.com).
+# secretsmanager.amazonaws.com). Only the template's statement for its optional SQS queue
+# (EnableBulkQueue) has no counterpart: this module makes no queue.
 
 data "aws_iam_policy_document" "assume" {
   statement {
@@ -149,6 +152,16 @@ data "aws_iam_policy_document" "function" {
     sid       = "GenerateRotatedPasswords"
     effect    = "Allow"
     actions   = ["secretsmanager:GetRandomPassword"]
+    resources = ["*"]
+  }
+
+  # A Users list reads its secrets 20 at a time. BatchGetSecretValue has no resource-level
+  # permissions, so IAM accepts no narrower resource; Secrets Manager still checks GetSecretValue
+  # on each secret, so it returns only what ReadPasswordSecrets allows.
+  statement {
+    sid       = "ReadPasswordSecretsInBatches"
+    effect    = "Allow"
+    actions   = ["secretsmanager:BatchGetSecretValue"]
     resources = ["*"]
   }
 

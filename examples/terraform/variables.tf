@@ -69,6 +69,17 @@ variable "log_level" {
   }
 }
 
+variable "max_calls_per_second" {
+  description = "AdminSetUserPassword calls per second for a Users list, unless the input gives MaxCallsPerSecond (MAX_CALLS_PER_SECOND); 25 is the default quota of Cognito's UserUpdate category, shared by every caller in the account and region."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.max_calls_per_second >= 1 && var.max_calls_per_second <= 10000
+    error_message = "max_calls_per_second must be a number from 1 to 10000, as template.yaml's MaxCallsPerSecond."
+  }
+}
+
 variable "terraform_key" {
   description = "The key aws_lambda_invocation adds to the input (its terraform_key), passed to the function as TERRAFORM_KEY."
   type        = string
