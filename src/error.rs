@@ -30,6 +30,12 @@ pub enum Error {
     )]
     UnrecognisedEvent(String),
 
+    #[error(
+        "the SQS message body {0}: send the properties of one user, or a `Users` list, as a JSON \
+         object"
+    )]
+    BadMessage(String),
+
     #[error("property `{field}` {problem}")]
     InvalidProperty { field: &'static str, problem: String },
 

@@ -243,7 +243,7 @@ impl Function {
         let mut failed = Vec::new();
         for (message_id, body) in sqs::records(event) {
             let outcome = match body
-                .map_err(Error::UnrecognisedEvent)
+                .map_err(Error::BadMessage)
                 .and_then(|b| Request::from_properties(&b))
             {
                 Err(err) => Err(err),
@@ -562,10 +562,10 @@ impl Function {
         data: HashMap<String, String>,
     ) -> CfnResponse {
         let summary = self.run_many(list, context, kind, deadlines).await.0;
-        let physical_id = ids
-            .physical_resource_id
-            .clone()
-            .unwrap_or_else(|| format!("{}/users", list.user_pool_id));
+        // A function of the pool only: another pool is another resource (CloudFormation then
+        // replaces it), and a changed list keeps it, as a changed reference does for one user.
+        // An Update that fails keeps the resource it had.
+        let physical_id = format!("{}/users", list.user_pool_id);
         match summary.into_result() {
             Ok(summary) => CfnResponse::success(
                 ids,
@@ -576,7 +576,12 @@ impl Function {
                 ),
                 data,
             ),
-            Err(err) => CfnResponse::failed(ids, physical_id, reason(&err, context), data),
+            Err(err) => CfnResponse::failed(
+                ids,
+                ids.physical_resource_id.clone().unwrap_or(physical_id),
+                reason(&err, context),
+                data,
+            ),
         }
     }
 

@@ -24,7 +24,7 @@ pub fn records(event: SqsEvent) -> Vec<(String, Result<Value, String>)> {
         .map(|record| {
             let id = record.message_id.unwrap_or_default();
             let body = serde_json::from_str::<Value>(record.body.as_deref().unwrap_or(""))
-                .map_err(|_| "the message body is not JSON: send the properties as a JSON object".to_owned());
+                .map_err(|_| "is not JSON".to_owned());
             (id, body)
         })
         .collect()

@@ -126,7 +126,7 @@ def main():
     for action in cognito_actions:
         only_on(action, {"Ref": "UserPoolArns"}, "the UserPoolArns parameter")
 
-    secrets_under_prefix = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+    secrets_under_prefix = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:*:${AWS::AccountId}"
                                        ":secret:${SecretNamePrefix}*"}
     for action in secret_actions:
         only_on(action, secrets_under_prefix, "secrets under SecretNamePrefix, in this account and region")
@@ -140,7 +140,7 @@ def main():
 
     only_on(
         "ssm:GetParameter",
-        {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ParameterPathPrefix}*"},
+        {"Fn::Sub": "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter${ParameterPathPrefix}*"},
         "parameters under ParameterPathPrefix, in this account and region",
     )
 

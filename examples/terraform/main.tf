@@ -131,7 +131,7 @@ data "aws_iam_policy_document" "function" {
     sid       = "ReadPasswordSecrets"
     effect    = "Allow"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = ["arn:${data.aws_partition.current.partition}:secretsmanager:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:secret:${var.secret_name_prefix}*"]
+    resources = ["arn:${data.aws_partition.current.partition}:secretsmanager:*:${data.aws_caller_identity.current.account_id}:secret:${var.secret_name_prefix}*"]
   }
 
   # Rotation and sync: a secret's versions and labels, the new AWSPENDING version, and moving
@@ -144,7 +144,7 @@ data "aws_iam_policy_document" "function" {
       "secretsmanager:PutSecretValue",
       "secretsmanager:UpdateSecretVersionStage",
     ]
-    resources = ["arn:${data.aws_partition.current.partition}:secretsmanager:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:secret:${var.secret_name_prefix}*"]
+    resources = ["arn:${data.aws_partition.current.partition}:secretsmanager:*:${data.aws_caller_identity.current.account_id}:secret:${var.secret_name_prefix}*"]
   }
 
   # GetRandomPassword touches no resource, so IAM accepts no narrower resource.
@@ -169,7 +169,7 @@ data "aws_iam_policy_document" "function" {
     sid       = "ReadPasswordParameters"
     effect    = "Allow"
     actions   = ["ssm:GetParameter"]
-    resources = ["arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:parameter${var.parameter_path_prefix}*"]
+    resources = ["arn:${data.aws_partition.current.partition}:ssm:*:${data.aws_caller_identity.current.account_id}:parameter${var.parameter_path_prefix}*"]
   }
 
   # Only with a customer managed key (template.yaml's HasKmsKey), and only through the services.
