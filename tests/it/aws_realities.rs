@@ -3,7 +3,6 @@
 //! async event (through the Runtime API: an invocation error would be retried), and IAM that is
 //! still propagating a new role.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_smithy_types::DateTime;
@@ -11,12 +10,11 @@ use aws_smithy_types::date_time::Format;
 use lambda_runtime::LambdaEvent;
 use serde_json::json;
 
-use crate::support::BINARY;
 use crate::support::aws::{Aws, Login, cfn_request, strong_password, unique};
 use crate::support::http::{Reply, ResponseUrl};
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy};
-use crate::support::runtime::{FunctionProcess, RuntimeApi};
+use crate::support::runtime::json_function;
 use crate::support::{context, function_at};
 
 /// A user and a secret holding a strong password for them.
@@ -226,15 +224,7 @@ async fn a_response_that_can_never_be_delivered_is_not_retried_by_lambda() {
     let aws = Aws::moto().await;
     let (pool, user, secret, _) = user_and_secret(&aws).await;
     let proxy = FaultProxy::start(moto::endpoint());
-    let runtime = Arc::new(RuntimeApi::start());
-    let _process = FunctionProcess::spawn(
-        BINARY,
-        &runtime,
-        &[
-            ("AWS_ENDPOINT_URL", proxy.endpoint.as_str()),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-        ],
-    );
+    let (runtime, _process) = json_function(proxy.endpoint.as_str(), &[]);
     let props = json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret});
 
     // WHEN the ResponseURL answers 403 (expired or refused)

@@ -1,18 +1,16 @@
 //! Many users: a `Users` list (direct and CloudFormation) and an SQS batch, against moto, at a
 //! rate the function holds, with every user accounted for.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
-use crate::support::BINARY;
 use crate::support::aws::{Aws, Login, Pool, cfn_request, strong_password, unique};
 use crate::support::http::ResponseUrl;
 use crate::support::moto;
 use crate::support::proxy::FaultProxy;
-use crate::support::runtime::{FunctionProcess, RuntimeApi};
+use crate::support::runtime::json_function;
 use crate::support::{context, function_at};
 
 /// `count` users of `pool`, each with a secret holding a password: (username, secret, password).
@@ -189,15 +187,7 @@ async fn an_sqs_batch_answers_exactly_the_records_that_failed() {
     let aws = Aws::moto().await;
     let pool = aws.pool().await;
     let users = users_with_secrets(&aws, &pool, 8).await;
-    let runtime = Arc::new(RuntimeApi::start());
-    let _process = FunctionProcess::spawn(
-        BINARY,
-        &runtime,
-        &[
-            ("AWS_ENDPOINT_URL", moto::endpoint()),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-        ],
-    );
+    let (runtime, _process) = json_function(moto::endpoint(), &[]);
     // GIVEN 10 records: 8 good (one of them a Users list of two), a body that is not JSON, and
     // a reference to a secret that does not exist
     let mut bodies: Vec<String> = users[..6]

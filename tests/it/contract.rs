@@ -2,16 +2,13 @@
 //! call: moto accepts what Cognito refuses, so the tests count the calls that reach it (none) and
 //! read the message the user gets, through the release binary.
 
-use std::sync::Arc;
-
 use serde_json::json;
 
-use crate::support::BINARY;
 use crate::support::aws::{Aws, cfn_request, unique};
 use crate::support::http::ResponseUrl;
 use crate::support::moto;
 use crate::support::proxy::FaultProxy;
-use crate::support::runtime::{FunctionProcess, RuntimeApi};
+use crate::support::runtime::json_function;
 
 #[tokio::test]
 async fn a_value_cognito_would_refuse_is_named_and_never_sent() {
@@ -38,16 +35,7 @@ async fn a_value_cognito_would_refuse_is_named_and_never_sent() {
     aws.secret(&long_secret, &too_long).await;
 
     let proxy = FaultProxy::start(moto::endpoint());
-    let runtime = Arc::new(RuntimeApi::start());
-    let process = FunctionProcess::spawn(
-        BINARY,
-        &runtime,
-        &[
-            ("AWS_ENDPOINT_URL", proxy.endpoint.as_str()),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
-        ],
-    );
+    let (runtime, process) = json_function(proxy.endpoint.as_str(), &[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]);
     let props = |source: serde_json::Value| {
         let mut props = json!({"UserPoolId": pool.id, "Username": user});
         props

@@ -3,15 +3,12 @@
 //! JSON line without a valid timestamp to INFO, and then filters our ERROR lines out); every line
 //! of an invocation with the invocation's context, whatever the event; and at TRACE no raw payload.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 
-use crate::support::BINARY;
 use crate::support::aws::{Aws, cfn_request, eventbridge_event, strong_password, unique};
 use crate::support::http::ResponseUrl;
 use crate::support::moto;
-use crate::support::runtime::{FunctionProcess, RuntimeApi};
+use crate::support::runtime::json_function;
 
 /// Runs one of each event (CloudFormation success and failure, EventBridge, direct, rotation)
 /// through a process logging JSON at `level`; returns its output.
@@ -22,16 +19,7 @@ async fn run_every_kind(level: &str) -> String {
     aws.user(&pool, &user).await;
     let secret = unique("logs/kim");
     aws.secret(&secret, &strong_password()).await;
-    let runtime = Arc::new(RuntimeApi::start());
-    let process = FunctionProcess::spawn(
-        BINARY,
-        &runtime,
-        &[
-            ("AWS_ENDPOINT_URL", moto::endpoint()),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            ("AWS_LAMBDA_LOG_LEVEL", level),
-        ],
-    );
+    let (runtime, process) = json_function(moto::endpoint(), &[("AWS_LAMBDA_LOG_LEVEL", level)]);
     let props = json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret});
     let cfn = ResponseUrl::start();
     runtime

@@ -3,15 +3,12 @@
 //! version (a rotation's own event and duplicate deliveries set nothing), refuses a version that
 //! names another user, and never logs a password, on any of these paths or the rotation's.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 
-use crate::support::BINARY;
 use crate::support::aws::{Aws, Login, label_updated_event, rotation_event, strong_password, unique};
 use crate::support::moto;
 use crate::support::proxy::FaultProxy;
-use crate::support::runtime::{FunctionProcess, RuntimeApi};
+use crate::support::runtime::json_function;
 
 #[tokio::test]
 async fn a_new_current_version_is_set_once_and_never_for_another_user() {
@@ -29,16 +26,7 @@ async fn a_new_current_version_is_set_once_and_never_for_another_user() {
     };
     let arn = aws.secret(&name, &doc(&first)).await;
     let proxy = FaultProxy::start(moto::endpoint());
-    let runtime = Arc::new(RuntimeApi::start());
-    let process = FunctionProcess::spawn(
-        BINARY,
-        &runtime,
-        &[
-            ("AWS_ENDPOINT_URL", proxy.endpoint.as_str()),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
-        ],
-    );
+    let (runtime, process) = json_function(proxy.endpoint.as_str(), &[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]);
     let label_moved = |label: &str, version: &str| label_updated_event(&arn, &name, label, version);
     let sets = || proxy.calls("AdminSetUserPassword");
 

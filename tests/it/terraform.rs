@@ -3,14 +3,12 @@
 //! under the Runtime API, against moto.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::support::BINARY;
 use crate::support::aws::{Aws, Login, Pool, strong_password, unique};
 use crate::support::moto;
-use crate::support::runtime::{FunctionProcess, RuntimeApi};
+use crate::support::runtime::json_function;
 
 /// A sample event from events/ with this run's pool, user, secret and parameter.
 fn sample(file: &str, pool: &Pool, user: &str, secret: &str, parameter: &str) -> Value {
@@ -46,15 +44,7 @@ async fn create_update_and_delete_as_the_provider_sends_them() {
         aws_sdk_ssm::types::ParameterType::SecureString,
     )
     .await;
-    let runtime = Arc::new(RuntimeApi::start());
-    let process = FunctionProcess::spawn(
-        BINARY,
-        &runtime,
-        &[
-            ("AWS_ENDPOINT_URL", moto::endpoint()),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-        ],
-    );
+    let (runtime, process) = json_function(moto::endpoint(), &[]);
     let event = |file: &str| sample(file, &pool, &user, &secret, &parameter);
 
     // WHEN create arrives (prev_input null), THEN the password is set, and the result is small
@@ -130,15 +120,7 @@ async fn a_renamed_key_is_recognised_and_the_default_then_is_not() {
     let password = strong_password();
     let secret = unique("cognito-set-password/jon");
     aws.secret(&secret, &password).await;
-    let runtime = Arc::new(RuntimeApi::start());
-    let _process = FunctionProcess::spawn(
-        BINARY,
-        &runtime,
-        &[
-            ("AWS_ENDPOINT_URL", moto::endpoint()),
-            ("TERRAFORM_KEY", "lifecycle"),
-        ],
-    );
+    let (runtime, _process) = json_function(moto::endpoint(), &[("TERRAFORM_KEY", "lifecycle")]);
     // WHEN a delete arrives under that key with invalid properties, THEN it succeeds
     let deleted = runtime
         .invoke_async(json!({"Username": user, "lifecycle": {"action": "delete", "prev_input": null}}))

@@ -6,23 +6,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::BINARY;
 use crate::support::aws::{Aws, Login, cfn_request, strong_password, unique};
 use crate::support::http::ResponseUrl;
 use crate::support::moto;
-use crate::support::runtime::{FunctionProcess, Outcome, RuntimeApi};
+use crate::support::runtime::{FunctionProcess, Outcome, RuntimeApi, json_function};
 
 fn start() -> (Arc<RuntimeApi>, FunctionProcess) {
-    let runtime = Arc::new(RuntimeApi::start());
-    let process = FunctionProcess::spawn(
-        BINARY,
-        &runtime,
-        &[
-            ("AWS_ENDPOINT_URL", moto::endpoint()),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
-        ],
-    );
+    let (runtime, process) = json_function(moto::endpoint(), &[("AWS_LAMBDA_LOG_LEVEL", "INFO")]);
     (runtime, process)
 }
 

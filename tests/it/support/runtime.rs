@@ -179,6 +179,16 @@ fn serve(stream: &mut std::net::TcpStream, shared: &Shared) {
     write_response(stream, 202, &[], "{\"status\":\"OK\"}");
 }
 
+/// The function's release binary under a fresh Runtime API, reaching AWS at `endpoint` and
+/// logging JSON, with `env` on top (a level, a setting under test).
+pub fn json_function(endpoint: &str, env: &[(&str, &str)]) -> (Arc<RuntimeApi>, FunctionProcess) {
+    let runtime = Arc::new(RuntimeApi::start());
+    let mut all = vec![("AWS_ENDPOINT_URL", endpoint), ("AWS_LAMBDA_LOG_FORMAT", "JSON")];
+    all.extend_from_slice(env);
+    let process = FunctionProcess::spawn(super::BINARY, &runtime, &all);
+    (runtime, process)
+}
+
 /// A process with everything it prints captured: the function's binary under a [`RuntimeApi`],
 /// or the Runtime Interface Emulator running it. Killed when dropped.
 pub struct FunctionProcess {
