@@ -5,6 +5,8 @@
 
 pub mod bulk;
 pub mod cfn;
+pub mod clients;
+pub mod cloudformation;
 pub mod cognito;
 pub mod error;
 pub mod event;
@@ -16,6 +18,7 @@ pub mod regions;
 pub mod rotation;
 pub mod secrets;
 pub mod setter;
+pub mod settings;
 pub mod setup;
 pub mod sqs;
 pub mod sync;

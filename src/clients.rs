@@ -1,0 +1,39 @@
+//! The AWS clients, built once per cold start and shared by every invocation, and which of them
+//! serves a given pool, secret or parameter (the region its id names).
+
+use crate::password::{PasswordRef, SecretStores};
+use crate::regions::{self, Regions};
+
+/// The clients, built once per cold start and shared by every invocation.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    pub stores: SecretStores,
+    /// The clients of the region each id names (see [`crate::regions`]).
+    pub regions: Regions,
+    pub http: reqwest::Client,
+}
+
+impl Clients {
+    /// Cognito in the region the user pool id names.
+    pub fn cognito_for(&self, user_pool_id: &str) -> aws_sdk_cognitoidentityprovider::Client {
+        self.regions.get(regions::of_user_pool(user_pool_id)).cognito
+    }
+
+    /// Secrets Manager in the region the secret's ARN names (a name: the function's own).
+    pub fn secrets_manager_for(&self, secret_id: &str) -> aws_sdk_secretsmanager::Client {
+        self.regions
+            .get(regions::of_arn(secret_id))
+            .stores
+            .secrets_manager
+    }
+
+    /// The stores in the region the reference's ARN names.
+    pub fn stores_for(&self, reference: &PasswordRef) -> SecretStores {
+        let id = match reference {
+            PasswordRef::Secret { secret_id, .. } => secret_id,
+            PasswordRef::Parameter { name } => name,
+        };
+        self.regions.get(regions::of_arn(id)).stores
+    }
+}
