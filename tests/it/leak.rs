@@ -208,6 +208,34 @@ async fn no_failure_path_leaks_the_password_anywhere() {
     let mut plaintext = props(&user, &strong);
     plaintext["Password"] = json!(KNOWN_STRONG);
     run(plaintext, &none, long).await;
+    // A `Users` list with a strong and a weak password, throttled once, and an SQS batch of the
+    // same: the per-user messages and the batch answer.
+    proxy.fail(
+        "AdminSetUserPassword",
+        Fault::AwsError {
+            status: 400,
+            code: "TooManyRequestsException",
+        },
+        1,
+    );
+    let second = unique("ivan");
+    aws.user(&pool, &second).await;
+    let list = json!({"UserPoolId": pool.id, "MaxCallsPerSecond": 50, "Users": [
+        {"Username": user, "PasswordSecretId": strong},
+        {"Username": second, "PasswordSecretId": weak},
+    ]});
+    run(list.clone(), &none, long).await;
+    let sqs = json!({"Records": [
+        {"messageId": "m-1", "body": list.to_string(), "eventSource": "aws:sqs"},
+        {"messageId": "m-2", "body": json!({"UserPoolId": pool.id, "Username": second,
+            "PasswordParameterName": weak_parameter}).to_string(), "eventSource": "aws:sqs"},
+    ]});
+    let outcome = run(sqs, &none, long).await;
+    assert_eq!(
+        outcome.response()["batchItemFailures"].as_array().map(Vec::len),
+        Some(2),
+        "{outcome:?}"
+    );
 
     let output = process.output();
     assert!(output.lines().count() > 100, "TRACE logging is on");
