@@ -88,8 +88,12 @@ async fn set_one(
         return UserResult::NotDone;
     }
     let password = match &user.password {
+        // The batch read the current value: only a reference that names no version may use it.
         PasswordRef::Secret {
-            secret_id, json_key, ..
+            secret_id,
+            json_key,
+            version_stage: None,
+            version_id: None,
         } if prefetched.contains_key(secret_id) => {
             select_from_secret(secret_id, prefetched[secret_id].clone(), json_key.as_deref())
         }

@@ -111,8 +111,8 @@ pub enum Error {
     ReplicaRegion { user_pool_id: String, region: String },
 
     #[error(
-        "user pool `{user_pool_id}` was not found: check `UserPoolId` and that the function runs in \
-         the pool's region"
+        "user pool `{user_pool_id}` was not found: check `UserPoolId` (Cognito is called in the \
+         region the id begins with)"
     )]
     UserPoolNotFound { user_pool_id: String },
 

@@ -110,10 +110,13 @@ impl Function {
         let limiter = RateLimiter::per_second(self.settings.max_calls_per_second);
         let mut failed = Vec::new();
         for (message_id, body) in sqs::records(event) {
-            let outcome = match body
-                .map_err(Error::BadMessage)
-                .and_then(|b| Request::from_properties(&b))
-            {
+            // A record the deadline leaves no time for goes back to the queue as not done.
+            let body = if Instant::now() >= deadlines.work {
+                Err(Error::NotReached)
+            } else {
+                body.map_err(Error::BadMessage)
+            };
+            let outcome = match body.and_then(|b| Request::from_properties(&b)) {
                 Err(err) => Err(err),
                 Ok(Request::One(request)) => {
                     setter::set_password(&self.clients, &request, deadlines.work, Some(&limiter)).await

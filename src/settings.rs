@@ -69,7 +69,7 @@ impl Settings {
                 Err(_) => tracing::error!(
                     value = %text,
                     default = users::DEFAULT_MAX_CALLS_PER_SECOND,
-                    "MAX_CALLS_PER_SECOND must be a number above 0 and at most 10000; using the default"
+                    "MAX_CALLS_PER_SECOND must be a number from 0.01 to 10000; using the default"
                 ),
             }
         }

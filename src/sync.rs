@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::handler::Clients;
-use crate::held;
+use crate::held::{self, Held};
 use crate::secrets::{self, AWSCURRENT, AWSPREVIOUS, COGNITO_LABEL};
 use crate::user_secret::Parsed;
 use crate::user_wait::UserWait;
@@ -104,7 +104,7 @@ pub async fn sync(clients: &Clients, event: &LabelUpdated, wait: UserWait) -> Re
             )));
         }
     };
-    held::hold(
+    let held = held::hold(
         clients,
         secret_id,
         &versions,
@@ -114,6 +114,12 @@ pub async fn sync(clients: &Clients, event: &LabelUpdated, wait: UserWait) -> Re
         wait,
     )
     .await?;
+    if held != Held::Set {
+        return Ok(Synced::Skipped(format!(
+            "Cognito already holds this password (the version it was set from has the same value); \
+             labelled version `{version_id}` {COGNITO_LABEL}"
+        )));
+    }
     Ok(Synced::Set {
         user_pool_id: secret.user_pool_id,
         username: secret.username,

@@ -74,6 +74,7 @@ impl UserSecret {
                         list_keys(&object)
                     ),
                 )),
+                Some(Value::String(_)) => Err(unusable(source_name, format!("the key `{key}` is empty"))),
                 Some(other) => Err(unusable(
                     source_name,
                     format!(

@@ -62,6 +62,23 @@ impl UserList {
                 format!("must hold 1 to {MAX_USERS} users, got {}", entries.len()),
             ));
         }
+        if shared.contains_key("Password") {
+            return Err(Error::PlaintextPassword);
+        }
+        for reference in [
+            "PasswordSecretId",
+            "PasswordParameterName",
+            "PasswordSecretJsonKey",
+            "PasswordSecretVersionStage",
+            "PasswordSecretVersionId",
+        ] {
+            if shared.contains_key(reference) {
+                return Err(Error::invalid(
+                    reference,
+                    "cannot be given beside `Users`: each entry names its own password reference",
+                ));
+            }
+        }
         if shared.contains_key("Username") {
             return Err(Error::invalid(
                 "Username",
@@ -138,11 +155,13 @@ pub fn parse_rate(value: &Value) -> Result<f64, Error> {
         _ => None,
     };
     match rate {
-        Some(rate) if rate.is_finite() && rate > 0.0 && rate <= 10_000.0 => Ok(rate),
+        // Below 0.01 a call would wait longer than any invocation lasts (and the interval could
+        // overflow a Duration).
+        Some(rate) if rate.is_finite() && (0.01..=10_000.0).contains(&rate) => Ok(rate),
         _ => Err(Error::invalid(
             "MaxCallsPerSecond",
             format!(
-                "must be a number of calls per second above 0 and at most 10000, got {}",
+                "must be a number of calls per second from 0.01 to 10000, got {}",
                 match value {
                     Value::String(text) => format!("\"{}\"", text.chars().take(32).collect::<String>()),
                     Value::Number(number) => number.to_string(),
@@ -224,6 +243,16 @@ mod tests {
 
     #[test]
     fn the_list_itself_is_checked() {
+        let one = json!([{"Username": "a", "PasswordSecretId": "s"}]);
+        let plaintext =
+            many(json!({"UserPoolId": "us-east-1_A", "Password": "Hunter2-Hunter2!", "Users": one}))
+                .unwrap_err();
+        assert!(plaintext.contains("property `Password` is refused") && !plaintext.contains("Hunter2"));
+        assert!(
+            many(json!({"UserPoolId": "us-east-1_A", "PasswordSecretVersionStage": "AWSPREVIOUS", "Users": one}))
+                .unwrap_err()
+                .starts_with("property `PasswordSecretVersionStage` cannot be given beside `Users`")
+        );
         assert!(
             many(json!({"UserPoolId": "us-east-1_A", "Users": []}))
                 .unwrap_err()
@@ -247,7 +276,7 @@ mod tests {
                 .unwrap_err()
                 .contains("cannot be given beside `Users`")
         );
-        for bad in [json!(0), json!("-1"), json!("fast"), json!(20000)] {
+        for bad in [json!(0), json!("-1"), json!("fast"), json!(20000), json!("1e-20")] {
             let message = many(json!({"UserPoolId": "us-east-1_A", "MaxCallsPerSecond": bad,
                 "Users": [{"Username": "a", "PasswordSecretId": "s"}]}))
             .unwrap_err();

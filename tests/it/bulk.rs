@@ -107,6 +107,32 @@ async fn two_hundred_users_in_one_list_all_sign_in_and_one_bad_reference_is_name
 }
 
 #[tokio::test]
+async fn an_entry_that_pins_a_version_gets_that_version_not_the_batchs_current_one() {
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let users = users_with_secrets(&aws, &pool, 2).await;
+    // GIVEN the first secret moved on to a new version, and a third user pinned to the old one
+    let newer = strong_password();
+    aws.secret_version(&users[0].1, &json!({"password": newer}).to_string())
+        .await;
+    let pinned = unique("pinned");
+    aws.user(&pool, &pinned).await;
+    let mut list = entries(&users);
+    list.push(json!({"Username": pinned, "PasswordSecretId": users[0].1, "PasswordSecretVersionStage": "AWSPREVIOUS"}));
+    let function = function_at(moto::endpoint(), Default::default()).await;
+    function
+        .handle(LambdaEvent::new(
+            json!({"UserPoolId": pool.id, "Users": list}),
+            context(Duration::from_secs(30)),
+        ))
+        .await
+        .unwrap();
+    // THEN the unpinned user gets the current value, the pinned one the previous
+    assert_eq!(aws.login(&pool, &users[0].0, &newer).await, Login::Authenticated);
+    assert_eq!(aws.login(&pool, &pinned, &users[0].2).await, Login::Authenticated);
+}
+
+#[tokio::test]
 async fn invalid_entries_are_all_named_and_nothing_is_called() {
     let aws = Aws::moto().await;
     let pool = aws.pool().await;
