@@ -86,7 +86,7 @@ pub async fn hold(
             new: new.who(),
         });
     }
-    let same_password = held_version.is_some()
+    let mut same_password = held_version.is_some()
         && baseline
             .as_ref()
             .is_some_and(|held| held.password.expose_secret() == new.password.expose_secret());
@@ -99,8 +99,36 @@ pub async fn hold(
             wait_for_user: wait.wait,
         };
         let cognito = clients.cognito_for(&request.user_pool_id);
-        wait.retry(|| cognito::set_password(&cognito, &request, &new.password))
-            .await?;
+        match wait
+            .retry(|| cognito::set_password(&cognito, &request, &new.password))
+            .await
+        {
+            Ok(()) => {}
+            // An earlier attempt may have set this very password and failed only to move the
+            // label (throttled, timed out): a pool with password history then refuses it again.
+            // A sign-in tells whether Cognito holds it already.
+            Err(refused @ Error::PasswordReused { .. }) => {
+                let holds = match &new.client_id {
+                    Some(client_id) => matches!(
+                        cognito::sign_in(
+                            &cognito,
+                            &new.user_pool_id,
+                            client_id,
+                            &new.username,
+                            &new.password
+                        )
+                        .await,
+                        Ok(cognito::SignIn::Works)
+                    ),
+                    None => false,
+                };
+                if !holds {
+                    return Err(refused);
+                }
+                same_password = true;
+            }
+            Err(err) => return Err(err),
+        }
     }
     secrets::move_label(
         &clients.secrets_manager_for(secret_id),

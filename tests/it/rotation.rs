@@ -340,3 +340,47 @@ async fn a_pending_version_that_names_another_user_is_refused() {
         Login::Authenticated
     );
 }
+
+#[tokio::test]
+async fn a_set_whose_label_did_not_move_is_recognised_on_a_pool_with_password_history() {
+    use crate::support::proxy::Fault;
+    // GIVEN setSecret set the password, then failed to move the label
+    let r = rotatable(12, false, true).await;
+    let proxy = FaultProxy::start(moto::endpoint());
+    let function = function_at(&proxy.endpoint, Default::default()).await;
+    let token = r.aws.start_rotation(&r.secret, true).await;
+    result_of(&invoke(&function, rotation_event("createSecret", &r.secret, &token)).await);
+    proxy.fail(
+        "UpdateSecretVersionStage",
+        Fault::AwsError {
+            status: 400,
+            code: "InvalidRequestException",
+        },
+        1,
+    );
+    let first = invoke(&function, rotation_event("setSecret", &r.secret, &token)).await;
+    assert!(first.is_err(), "{first:?}");
+    // WHEN Secrets Manager retries, and the pool refuses the same password twice
+    proxy.fail(
+        "AdminSetUserPassword",
+        Fault::AwsError {
+            status: 400,
+            code: "PasswordHistoryPolicyViolationException",
+        },
+        1,
+    );
+    let again = invoke(&function, rotation_event("setSecret", &r.secret, &token)).await;
+    // THEN a sign-in shows Cognito holds it: the label moves and the step succeeds
+    assert!(
+        result_of(&again).starts_with("Cognito already holds this password"),
+        "{again:?}"
+    );
+    assert_eq!(proxy.calls("AdminInitiateAuth"), 1);
+    assert_eq!(
+        r.aws.version_with(&r.secret, "COGNITO_CURRENT").await.as_deref(),
+        Some(token.as_str())
+    );
+    for step in ["testSecret", "finishSecret"] {
+        result_of(&invoke(&function, rotation_event(step, &r.secret, &token)).await);
+    }
+}
