@@ -4,10 +4,14 @@ our users would otherwise deploy (bench/peer: crhelper + boto3 under awslambdari
 For each run, alternating Rust and peer, a fresh process starts under a Lambda Runtime API served
 here, with one CloudFormation Create already waiting (a real GetSecretValue and AdminSetUserPassword
 against moto on 127.0.0.1, and the PUT to a local https ResponseURL). Recorded: exec -> first
-`next` poll (runtime ready) -> first response; then the median of 20 warm invocations; then the
-process's peak RSS and the connections it opened. Then the same under AWS's Runtime Interface
-Emulator: its INIT REPORT durationMs and REPORT Duration. Prints medians and Rust/peer ratios and
-appends them to bench/results.md.
+`next` poll (runtime ready) -> first response, and the CPU time the process used to get there;
+then the median of 20 warm invocations and their CPU time; then the process's peak RSS and the
+connections it opened. Then the same under AWS's Runtime Interface Emulator: its INIT REPORT
+durationMs and REPORT Duration. Prints medians and Rust/peer ratios and appends them to
+bench/results.md. It prints nothing else but real errors: the output of moto, of the functions and
+of the emulator goes to target/bench/*.log, and a line of it reaches the terminal only when it is
+a failure (a 5xx or a traceback from moto, a WARN or ERROR line from a function); a client closing
+its connection, which each killed process does, is not one.
 
 Each measure is taken for each transport to AWS:
 - http: moto's own port, one endpoint for every service (AWS_ENDPOINT_URL);
@@ -158,7 +162,7 @@ class RuntimeApi:
             self.events.put(None)
 
 
-def make_tls_files(directory):
+def make_tls_files(directory, public_roots=True):
     """A root CA, an intermediate and a certificate for 127.0.0.1, RSA 2048 as AWS's endpoints and
     S3's pre-signed URLs have them, the server sending leaf and intermediate; and trust.pem, the
     machine's public roots with the bench's root added, so that a process loading its trust store
@@ -204,6 +208,9 @@ def make_tls_files(directory):
     (directory / "server-chain.pem").write_bytes(leaf.public_bytes(pem) + intermediate.public_bytes(pem))
     (directory / "server.key").write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
                                                              serialization.NoEncryption()))
+    if not public_roots:
+        (directory / "trust.pem").write_bytes(root.public_bytes(pem))
+        return directory / "trust.pem", "the bench's root only (--trust bench-root)"
     public = next((Path(p) for p in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
                    if Path(p).exists()), None)
     if public is None:
@@ -241,6 +248,18 @@ class ResponseUrl:
                                                  do_handshake_on_connect=False)
         self.url = f"https://127.0.0.1:{self.server.server_address[1]}/cfn?X-Amz-Signature=bench"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def cpu_ms(pid):
+    """The CPU time the process's threads have used so far (ns resolution, from the scheduler):
+    unlike wall time, hardly moved by whatever else the machine runs."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # a thread that ended meanwhile
+    return total / 1e6
 
 
 def peak_rss_kib(pid):
@@ -308,7 +327,7 @@ class Front:
 class World:
     """moto with a pool, a user and a secret, the fronts for it, and a ResponseURL."""
 
-    def __init__(self, transports):
+    def __init__(self, transports, public_roots=True):
         self.port = free_port()
         self.moto = subprocess.Popen([str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -321,7 +340,7 @@ class World:
         self.pool = cognito.create_user_pool(PoolName="bench")["UserPool"]["Id"]
         cognito.admin_create_user(UserPoolId=self.pool, Username="alice")
         boto3.client("secretsmanager", **aws).create_secret(Name="bench/alice", SecretString="Bench-Passw0rd!x")
-        self.trust, self.trust_description = make_tls_files(WORK)
+        self.trust, self.trust_description = make_tls_files(WORK, public_roots)
         self.cfn = ResponseUrl(WORK)
         self.fronts = {}
         if "https" in transports:
@@ -405,6 +424,7 @@ def run_once(world, name, command, transport, warm):
         process = subprocess.Popen(command, env=env, cwd=BENCH / "peer", stdout=log, stderr=log)
     try:
         first_at, _ = runtime.answer()
+        first_cpu = cpu_ms(process.pid)
         warm_ms = []
         for _ in range(warm):
             t = time.perf_counter()
@@ -412,6 +432,7 @@ def run_once(world, name, command, transport, warm):
             at, _ = runtime.answer()
             warm_ms.append((at - t) * 1000)
         rss = peak_rss_kib(process.pid)
+        warm_cpu = (cpu_ms(process.pid) - first_cpu) / warm if warm else float("nan")
         # Both send their PUT before they answer the invocation: every one must have arrived.
         answered = world.cfn.received[before:]
         if len(answered) != 1 + warm or {r["Status"] for r in answered} != {"SUCCESS"}:
@@ -421,6 +442,8 @@ def run_once(world, name, command, transport, warm):
             "ready_ms": (runtime.first_poll - started) * 1000,
             "first_ms": (first_at - runtime.first_poll) * 1000,
             "warm_ms": statistics.median(warm_ms),
+            "cold_cpu_ms": first_cpu,
+            "warm_cpu_ms": warm_cpu,
             "rss_mib": rss / 1024,
             "cfn_connections": world.cfn.connections - cfn_connections,
         }
@@ -533,6 +556,10 @@ def main():
     parser.add_argument("--rie-runs", type=int, default=5)
     parser.add_argument("--transports", default="http,https",
                         help=f"comma-separated, from {', '.join(TRANSPORTS)} (default: http,https)")
+    parser.add_argument("--trust", choices=("system", "bench-root"), default="system",
+                        help="the trust store of every process: the machine's public roots and the bench's "
+                             "root (default; what a process loads on Lambda), or the bench's root alone "
+                             "(to measure what loading the public roots costs)")
     parser.add_argument("--note", default="", help="what this run is about, for results.md")
     parser.add_argument("--rust-binary", help="another build of the function to measure (default: the release build)")
     parser.add_argument("--baseline", action="append", default=[], metavar="LABEL=PATH",
@@ -557,7 +584,8 @@ def main():
     WORK.mkdir(parents=True, exist_ok=True)
     for old in WORK.glob("*.log"):
         old.unlink()
-    world = World(transports)
+    load_before = os.getloadavg()[0]
+    world = World(transports, public_roots=args.trust == "system")
     combos = [(name, transport) for transport in transports for name in implementations]
     results = {combo: [] for combo in combos}
     rie = {combo: [] for combo in combos}
@@ -570,6 +598,7 @@ def main():
                 rie[name, transport].append(rie_once(world, name, implementations[name], transport))
     finally:
         world.stop()
+    load_after = os.getloadavg()[0]
 
     def med(name, transport, key):
         values = [r[key] for r in results[name, transport] if key in r]
@@ -583,6 +612,8 @@ def main():
         ("  exec -> runtime ready, first poll (ms)", lambda n, t: med(n, t, "ready_ms")),
         ("  runtime ready -> first response (ms)", lambda n, t: med(n, t, "first_ms")),
         (f"warm invocation, median of {args.warm} (ms)", lambda n, t: med(n, t, "warm_ms")),
+        ("CPU time, exec -> first response (ms)", lambda n, t: med(n, t, "cold_cpu_ms")),
+        (f"CPU time per warm invocation, mean of {args.warm} (ms)", lambda n, t: med(n, t, "warm_cpu_ms")),
         ("peak RSS (MiB)", lambda n, t: med(n, t, "rss_mib")),
         (f"RIE INIT REPORT durationMs (median of {args.rie_runs})", lambda n, t: rie_med(n, t, 0)),
         (f"RIE REPORT Duration (ms) (median of {args.rie_runs})", lambda n, t: rie_med(n, t, 1)),
@@ -602,7 +633,9 @@ def main():
              f"- {args.runs} fresh processes each, alternating; medians; a CloudFormation Create "
              "(GetSecretValue + AdminSetUserPassword against moto, PUT to a local https ResponseURL)",
              f"- transports to AWS: {'; '.join(described[t] for t in transports)}",
-             f"- trust store of every process (SSL_CERT_FILE, AWS_CA_BUNDLE): {world.trust_description}", ""]
+             f"- trust store of every process (SSL_CERT_FILE, AWS_CA_BUNDLE): {world.trust_description}",
+             f"- load average (1 min) at start and end: {load_before:.2f}, {load_after:.2f} (the bench itself "
+             "keeps about one core busy; more means something else ran)", ""]
     header = "| measure |" + "".join(f" Rust, {t} | peer, {t} | Rust / peer, {t} |" for t in transports)
     lines += [header, "| --- |" + " ---: |" * (3 * len(transports))]
     for label, get in measures:
@@ -622,7 +655,7 @@ def main():
         lines += ["", "| what the transport adds to http (difference of medians, ms) |"
                   + "".join(f" Rust, {t} | peer, {t} |" for t in others),
                   "| --- |" + " ---: |" * (2 * len(others))]
-        for label, get in measures[:4] + measures[6:]:
+        for label, get in measures[:6] + measures[8:]:
             cells = []
             for t in others:
                 for name in ("rust", "peer"):
