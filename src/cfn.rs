@@ -12,7 +12,9 @@ use aws_lambda_events::event::cloudformation::{
     CloudFormationCustomResourceRequest, CloudFormationCustomResourceResponse,
     CloudFormationCustomResourceResponseStatus,
 };
-use reqwest::header::CONTENT_TYPE;
+use aws_smithy_runtime_api::client::http::{HttpConnector, SharedHttpConnector};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_types::body::SdkBody;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
@@ -176,7 +178,7 @@ impl CfnResponse {
 /// When a pre-signed ResponseURL stops being valid: `X-Amz-Date` + `X-Amz-Expires` (SigV4), or
 /// `Expires` (SigV2, seconds since the epoch). `None` when the URL says neither.
 pub fn response_url_expiry(response_url: &str) -> Option<SystemTime> {
-    let url = reqwest::Url::parse(response_url).ok()?;
+    let url = url::Url::parse(response_url).ok()?;
     let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
     let epoch_seconds =
         if let (Some(date), Some(expires)) = (query.get("X-Amz-Date"), query.get("X-Amz-Expires")) {
@@ -212,34 +214,34 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// PUTs the body to the pre-signed URL, as CloudFormation requires: an empty `Content-Type`
 /// (the one S3's signature was computed with) and the exact length. Connection errors and 5xx
 /// (S3 answers 503 SlowDown) are retried with jittered backoff until `deadline`; a 4xx is final.
+/// `http` is the SDK's own connector (see [`crate::setup`]), so the PUT shares its TLS set-up.
 pub async fn respond(
-    http: &reqwest::Client,
+    http: &SharedHttpConnector,
     response_url: &str,
     body: String,
     deadline: Instant,
 ) -> Result<(), Error> {
-    let url = reqwest::Url::parse(response_url)
+    let not_a_url = || Error::ResponseDelivery {
+        detail: "the request's ResponseURL is not an http(s) URL".into(),
+        retryable: false,
+    };
+    let url = url::Url::parse(response_url)
         .ok()
-        .filter(|url| matches!(url.scheme(), "http" | "https"))
-        .ok_or_else(|| Error::ResponseDelivery {
-            detail: "the request's ResponseURL is not an http(s) URL".into(),
-            retryable: false,
-        })?;
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
+        .ok_or_else(not_a_url)?;
     // The query string is a pre-signed credential: keep it out of logs and messages.
     let place = format!("{}{}", url.host_str().unwrap_or(""), url.path());
     let mut backoff = FIRST_BACKOFF;
     let mut attempt = 1u32;
     loop {
+        let mut request = HttpRequest::new(SdkBody::from(body.clone()));
+        request.set_method("PUT").map_err(|_| not_a_url())?;
+        request.set_uri(url.as_str()).map_err(|_| not_a_url())?;
+        request.headers_mut().insert("content-type", "");
         let left = deadline.saturating_duration_since(Instant::now());
-        let outcome = http
-            .put(url.clone())
-            .header(CONTENT_TYPE, "")
-            .body(body.clone())
-            .timeout(left.min(ATTEMPT_TIMEOUT).max(Duration::from_millis(1)))
-            .send()
-            .await;
-        let problem = match outcome {
-            Ok(answer) if answer.status().is_success() => {
+        let limit = left.min(ATTEMPT_TIMEOUT).max(Duration::from_millis(1));
+        let problem = match tokio::time::timeout(limit, http.call(request)).await {
+            Ok(Ok(answer)) if answer.status().is_success() => {
                 tracing::debug!(
                     attempt,
                     status = answer.status().as_u16(),
@@ -247,7 +249,7 @@ pub async fn respond(
                 );
                 return Ok(());
             }
-            Ok(answer) if answer.status().is_client_error() => {
+            Ok(Ok(answer)) if answer.status().is_client_error() => {
                 let status = answer.status().as_u16();
                 tracing::error!(
                     status,
@@ -262,10 +264,11 @@ pub async fn respond(
                     retryable: false,
                 });
             }
-            Ok(answer) => format!("HTTP {}", answer.status().as_u16()),
-            Err(err) if err.is_timeout() => "no answer in time".to_owned(),
-            Err(err) if err.is_connect() => "could not connect".to_owned(),
-            Err(_) => "the request failed".to_owned(),
+            Ok(Ok(answer)) => format!("HTTP {}", answer.status().as_u16()),
+            Err(_) => "no answer in time".to_owned(),
+            Ok(Err(err)) if err.is_timeout() => "no answer in time".to_owned(),
+            Ok(Err(err)) if err.is_io() => "the connection failed".to_owned(),
+            Ok(Err(_)) => "the request failed".to_owned(),
         };
         let pause = jitter(backoff);
         if Instant::now() + pause >= deadline {

@@ -11,7 +11,9 @@ pub struct Clients {
     pub stores: SecretStores,
     /// The clients of the region each id names (see [`crate::regions`]).
     pub regions: Regions,
-    pub http: reqwest::Client,
+    /// The SDK's HTTP connector, for the one request that is not an AWS API call: the PUT to
+    /// CloudFormation's ResponseURL.
+    pub http: aws_smithy_runtime_api::client::http::SharedHttpConnector,
 }
 
 impl Clients {

@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL, as on AWS.
     logging::init();
     let config = setup::config_loader().load().await;
-    let function = Function::new(setup::clients(&config)?, Settings::from_env());
+    let function = Function::new(setup::clients(&config), Settings::from_env());
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         function.handle(event).await

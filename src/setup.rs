@@ -7,8 +7,9 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_smithy_http_client::{Connector, tls};
+use aws_smithy_runtime_api::client::http::{HttpConnectorSettings, SharedHttpConnector};
 
-use crate::error::Error;
 use crate::handler::Clients;
 use crate::regions::{RegionClients, Regions};
 
@@ -37,17 +38,25 @@ pub fn config_loader() -> ConfigLoader {
         )
 }
 
-pub fn clients(config: &SdkConfig) -> Result<Clients, Error> {
-    let http = reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .build()
-        .map_err(|err| Error::Internal(format!("could not build the HTTP client: {err}")))?;
+pub fn clients(config: &SdkConfig) -> Clients {
+    // The connector the SDK's clients build for themselves: the trust store they read once per
+    // process serves this one too (another HTTP client would read the system's roots again).
+    let mut http = Connector::builder().connector_settings(
+        HttpConnectorSettings::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build(),
+    );
+    http.set_sleep_impl(config.sleep_impl());
+    let http = SharedHttpConnector::new(
+        http.tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+            .build(),
+    );
     // The function's own region's clients, shared with the per-region set: built once.
     let home = RegionClients::new(config);
-    Ok(Clients {
+    Clients {
         cognito: home.cognito.clone(),
         stores: home.stores.clone(),
         regions: Regions::new(config, home),
         http,
-    })
+    }
 }

@@ -83,6 +83,27 @@ pub fn write_response(stream: &mut TcpStream, status: u16, headers: &[(&str, Str
     let _ = stream.flush();
 }
 
+/// POSTs `body` to `http://127.0.0.1:{port}{path}` and returns the answer's body. HTTP/1.0, so
+/// the server closes the connection after a body it need not chunk: read to the end, that is all.
+pub fn post(port: u16, path: &str, body: &str, timeout: Duration) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .unwrap_or_else(|e| panic!("no answer from 127.0.0.1:{port}{path} in {timeout:?}: {e}"));
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"));
+    assert!(!head.contains("chunked"), "a chunked answer to HTTP/1.0: {head}");
+    body.to_owned()
+}
+
 /// Serves every connection to `listener` on a thread of its own, with `TCP_NODELAY` (without it,
 /// Nagle and delayed ACK add ~40 ms to an exchange), until the test binary ends.
 pub fn serve_each(listener: TcpListener, connection: impl Fn(TcpStream) + Clone + Send + 'static) {

@@ -18,7 +18,7 @@ use serde_json::Value;
 /// The function, in process, with its clients pointed at `endpoint`.
 pub async fn function_at(endpoint: &str, settings: Settings) -> Function {
     let config = aws::config_for(endpoint).await;
-    Function::new(setup::clients(&config).unwrap(), settings)
+    Function::new(setup::clients(&config), settings)
 }
 
 pub async fn function() -> Function {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::http::post;
 use super::moto::free_port;
 use super::runtime::FunctionProcess;
 
@@ -91,19 +92,17 @@ impl Rie {
     /// One invocation, as `sam local invoke -e` sends it: the function's answer (its result, or
     /// Lambda's error document).
     pub async fn invoke(&self, event: &Value) -> Value {
-        let answer = reqwest::Client::new()
-            .post(format!(
-                "http://127.0.0.1:{}/2015-03-31/functions/function/invocations",
-                self.port
-            ))
-            .body(event.to_string())
-            .timeout(Duration::from_secs(120))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (port, event) = (self.port, event.to_string());
+        let answer = tokio::task::spawn_blocking(move || {
+            post(
+                port,
+                "/2015-03-31/functions/function/invocations",
+                &event,
+                Duration::from_secs(120),
+            )
+        })
+        .await
+        .unwrap();
         serde_json::from_str(&answer).unwrap_or(Value::String(answer))
     }
 
