@@ -21,7 +21,7 @@ Each measure is taken for each transport to AWS:
 - http-front (on request): the same front without TLS, to tell TLS from the extra hop.
 Every process trusts the bench's root CA the standard way, through a bundle that also holds the
 machine's public roots, so that loading the roots costs what it costs on Lambda: SSL_CERT_FILE
-(rustls-native-certs, used by both the AWS SDK for Rust and reqwest; OpenSSL for crhelper's PUT)
+(rustls-native-certs, used by the AWS SDK for Rust's https client; OpenSSL for crhelper's PUT)
 and AWS_CA_BUNDLE (botocore).
 """
 
@@ -373,7 +373,7 @@ class World:
             "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "_HANDLER": "handler.handler",
             "PYTHONPATH": str(BENCH / "peer"), "LAMBDA_TASK_ROOT": str(BENCH / "peer"),
             # The trust store, the standard way: rustls-native-certs (the AWS SDK for Rust's
-            # default https client and reqwest's platform verifier) and OpenSSL read
+            # https client, which also sends the function's PUT) and OpenSSL read
             # SSL_CERT_FILE; botocore reads AWS_CA_BUNDLE (before REQUESTS_CA_BUNDLE).
             "SSL_CERT_FILE": str(self.trust), "AWS_CA_BUNDLE": str(self.trust),
         }
