@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::{Connector, tls};
 use aws_smithy_runtime_api::client::http::{HttpConnectorSettings, SharedHttpConnector};
 
@@ -47,6 +48,8 @@ pub fn clients(config: &SdkConfig) -> Clients {
             .build(),
     );
     http.set_sleep_impl(config.sleep_impl());
+    // HTTP(S)_PROXY and NO_PROXY, as the SDK's clients read them at this behaviour version.
+    http.set_proxy_config(Some(ProxyConfig::from_env()));
     let http = SharedHttpConnector::new(
         http.tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
             .build(),

@@ -1,7 +1,7 @@
 //! Behaviours of real AWS that moto does not show, reproduced here: a pool with password history
 //! (through the fault proxy), a ResponseURL that refuses or has expired while Lambda retries an
-//! async event (through the Runtime API: an invocation error would be retried), and IAM that is
-//! still propagating a new role.
+//! async event (through the Runtime API: an invocation error would be retried), IAM that is
+//! still propagating a new role, and an outbound HTTP proxy named by the environment.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -270,4 +270,42 @@ async fn a_response_that_can_never_be_delivered_is_not_retried_by_lambda() {
     );
     let outcome = runtime.invoke_async(cfn_request("Create", &valid, props)).await;
     assert_eq!(outcome.response()["Status"], "SUCCESS", "{outcome:?}");
+}
+
+#[tokio::test]
+async fn the_response_goes_through_the_proxy_the_environment_names_as_the_sdk_calls_do() {
+    // GIVEN a function whose only way out is an HTTP proxy (a VPC without a NAT gateway), with
+    // AWS's endpoint exempted by NO_PROXY as a VPC endpoint would be
+    let aws = Aws::moto().await;
+    let (pool, user, secret, password) = user_and_secret(&aws).await;
+    let outbound_proxy = ResponseUrl::start();
+    let proxy_address = outbound_proxy
+        .url
+        .split('/')
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("/");
+    let (runtime, _process) = json_function(
+        moto::endpoint(),
+        &[
+            ("HTTP_PROXY", proxy_address.as_str()),
+            ("NO_PROXY", "127.0.0.1,localhost"),
+        ],
+    );
+
+    // WHEN CloudFormation's ResponseURL is a host only the proxy can reach
+    let response_url = "http://cfn-response.invalid/arn%3Aaws%3Acloudformation/req-1?X-Amz-Signature=abc";
+    let props = json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret});
+    let outcome = runtime
+        .invoke_async(cfn_request("Create", response_url, props))
+        .await;
+
+    // THEN the password is set and the response reached the proxy, addressed to the ResponseURL
+    assert_eq!(outcome.response()["Status"], "SUCCESS", "{outcome:?}");
+    assert_eq!(aws.login(&pool, &user, &password).await, Login::Authenticated);
+    let through_proxy = outbound_proxy.requests();
+    assert_eq!(through_proxy.len(), 1, "{through_proxy:?}");
+    assert_eq!(through_proxy[0].method, "PUT");
+    assert_eq!(through_proxy[0].path, response_url);
+    assert_eq!(through_proxy[0].json()["Status"], "SUCCESS");
 }
