@@ -264,6 +264,17 @@ pub async fn respond(
                     retryable: false,
                 });
             }
+            Ok(Ok(answer)) if !answer.status().is_server_error() => {
+                // A pre-signed URL is signed for its own host and path: a redirect could only
+                // lead to a refusal, so it is not followed (and not retried).
+                let status = answer.status().as_u16();
+                return Err(Error::ResponseDelivery {
+                    detail: format!(
+                        "the ResponseURL at {place} answered HTTP {status} instead of accepting the response"
+                    ),
+                    retryable: false,
+                });
+            }
             Ok(Ok(answer)) => format!("HTTP {}", answer.status().as_u16()),
             Err(_) => "no answer in time".to_owned(),
             Ok(Err(err)) if err.is_timeout() => "no answer in time".to_owned(),

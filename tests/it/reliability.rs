@@ -261,6 +261,22 @@ async fn response_url_answering_503_twice_then_200() {
 }
 
 #[tokio::test]
+async fn response_url_answering_a_redirect_is_not_retried() {
+    let given = given().await;
+    let cfn = ResponseUrl::scripted(vec![Reply::Status(307)]);
+
+    let returned = given
+        .invoke(given.create(&cfn), Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    assert_eq!(cfn.requests().len(), 1, "one PUT, no retry");
+    assert_eq!(returned["Result"], "undeliverable", "{returned}");
+    let error = returned["Error"].as_str().unwrap();
+    assert!(error.contains("answered HTTP 307"), "{error}");
+}
+
+#[tokio::test]
 async fn response_url_that_never_answers_ends_before_the_deadline() {
     let given = given().await;
     let cfn = ResponseUrl::scripted(vec![Reply::Hang; 10]);
