@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::bulk::{Summary, UserResult};
 use crate::cfn::{self, CfnRequestIds, CfnResponse};
 use crate::error::Error;
 use crate::event::{self, CfnRequest, SetPasswordRequest};
@@ -216,7 +217,7 @@ impl Function {
         deadlines: Deadlines,
         data: HashMap<String, String>,
     ) -> CfnResponse {
-        let summary = self.run_many(list, context, kind, deadlines).await.0;
+        let summary = self.run_many_for_stack(list, context, kind, deadlines).await;
         // A function of the pool only: another pool is another resource (CloudFormation then
         // replaces it), and a changed list keeps it, as a changed reference does for one user.
         // An Update that fails keeps the resource it had.
@@ -274,29 +275,91 @@ impl Function {
         }
     }
 
-    /// [`Function::set_password`] for a stack's Create or Update, which may run moments after the
-    /// same stack created the function's role or policy: IAM takes a few seconds to propagate, so
-    /// `AccessDenied` is retried for [`IAM_PROPAGATION`] (within the deadline) before it is final.
+    /// [`Function::set_password`] for a stack's Create or Update: `AccessDenied` is retried
+    /// while IAM may still be propagating (see [`IamPropagation`]).
     pub(crate) async fn set_password_for_stack(
         &self,
         request: &SetPasswordRequest,
         deadline: Instant,
     ) -> Result<(), Error> {
-        let started = Instant::now();
-        let until =
-            (started + IAM_PROPAGATION).min(deadline.checked_sub(Duration::from_secs(1)).unwrap_or(deadline));
-        let mut pause = Duration::from_millis(500);
+        let mut iam = IamPropagation::new(deadline);
         loop {
             match self.set_password(request, deadline).await {
-                Err(Error::AccessDenied { call, .. }) if Instant::now() + pause < until => {
-                    tracing::warn!(call = %call, waited_ms = started.elapsed().as_millis() as u64,
-                        "access denied; retrying briefly, since IAM may still be propagating a new role or policy");
-                    tokio::time::sleep(pause / 2 + pause.mul_f64(fastrand::f64() / 2.0)).await;
-                    pause = (pause * 2).min(Duration::from_secs(4));
-                }
+                Err(Error::AccessDenied { call, .. }) if iam.wait(&call.to_string()).await => {}
                 outcome => return outcome,
             }
         }
+    }
+
+    /// [`Function::run_many`] for a stack's Create or Update: the users denied access are tried
+    /// again while IAM may still be propagating; the others are not touched twice (a second set
+    /// of the same password is refused by a pool that keeps password history).
+    async fn run_many_for_stack(
+        &self,
+        list: &UserList,
+        context: &Context,
+        kind: &'static str,
+        deadlines: Deadlines,
+    ) -> Summary {
+        let mut iam = IamPropagation::new(deadlines.work);
+        let mut outcomes = self.run_many(list, context, kind, deadlines).await.1;
+        loop {
+            let denied: Vec<usize> = (0..outcomes.len())
+                .filter(|&i| matches!(outcomes[i].result, UserResult::Failed(Error::AccessDenied { .. })))
+                .collect();
+            let Some(&first) = denied.first() else { break };
+            let call = match &outcomes[first].result {
+                UserResult::Failed(Error::AccessDenied { call, .. }) => call.to_string(),
+                _ => String::new(),
+            };
+            if !iam.wait(&call).await {
+                break;
+            }
+            let again = UserList {
+                users: denied.iter().map(|&i| list.users[i].clone()).collect(),
+                ..list.clone()
+            };
+            let retried = self.run_many(&again, context, kind, deadlines).await.1;
+            for (i, outcome) in denied.into_iter().zip(retried) {
+                outcomes[i] = outcome;
+            }
+        }
+        Summary::of(&outcomes)
+    }
+}
+
+/// A stack's Create or Update may run moments after the same stack created the function's role
+/// or policy, and IAM takes a few seconds to propagate: `AccessDenied` is retried for
+/// [`IAM_PROPAGATION`], ending a second before the deadline, before it is final. Direct calls,
+/// events and queues do not wait: there, denied is an answer to act on.
+struct IamPropagation {
+    started: Instant,
+    until: Instant,
+    pause: Duration,
+}
+
+impl IamPropagation {
+    fn new(deadline: Instant) -> Self {
+        let started = Instant::now();
+        IamPropagation {
+            started,
+            until: (started + IAM_PROPAGATION)
+                .min(deadline.checked_sub(Duration::from_secs(1)).unwrap_or(deadline)),
+            pause: Duration::from_millis(500),
+        }
+    }
+
+    /// Waits before another try of `call` (jittered, doubling to 4 s); `false`, at once, when
+    /// the time for IAM to propagate is over.
+    async fn wait(&mut self, call: &str) -> bool {
+        if Instant::now() + self.pause >= self.until {
+            return false;
+        }
+        tracing::warn!(call = %call, waited_ms = self.started.elapsed().as_millis() as u64,
+            "access denied; retrying briefly, since IAM may still be propagating a new role or policy");
+        tokio::time::sleep(self.pause / 2 + self.pause.mul_f64(fastrand::f64() / 2.0)).await;
+        self.pause = (self.pause * 2).min(Duration::from_secs(4));
+        true
     }
 }
 

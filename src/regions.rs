@@ -2,7 +2,7 @@
 //! names its region (`eu-west-1_AbC…`), and so does a secret's or parameter's ARN, but a call
 //! made in another region fails (as "not found", or with the template's role as "access
 //! denied"). Each call goes to the region its id names; clients for a region other than the
-//! function's own are built on first use and kept for the life of the process.
+//! function's own are built on first use and kept for the life of the process (at most 64).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,6 +10,9 @@ use std::sync::{Arc, Mutex};
 use aws_config::{Region, SdkConfig};
 
 use crate::password::SecretStores;
+
+/// More regions than any partition has: the cap on the clients kept beside the function's own.
+const MAX_OTHER_REGIONS: usize = 64;
 
 /// The clients of one region.
 #[derive(Debug, Clone)]
@@ -65,17 +68,21 @@ impl Regions {
             .others
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        others
-            .entry(region.to_owned())
-            .or_insert_with(|| {
-                let config = self
-                    .config
-                    .to_builder()
-                    .region(Region::new(region.to_owned()))
-                    .build();
-                RegionClients::new(&config)
-            })
-            .clone()
+        if let Some(clients) = others.get(region) {
+            return clients.clone();
+        }
+        let config = self
+            .config
+            .to_builder()
+            .region(Region::new(region.to_owned()))
+            .build();
+        let clients = RegionClients::new(&config);
+        // Ids come from callers: whatever region-like names they send, the process keeps at
+        // most this many sets of clients, and builds the rest for the one call.
+        if others.len() < MAX_OTHER_REGIONS {
+            others.insert(region.to_owned(), clients.clone());
+        }
+        clients
     }
 }
 
@@ -110,6 +117,32 @@ fn looks_like_region(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_config::BehaviorVersion;
+
+    #[test]
+    fn clients_are_kept_per_region_up_to_the_cap() {
+        let config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .build();
+        let regions = Regions::new(&config, RegionClients::new(&config));
+        let region_of = |clients: RegionClients| clients.cognito.config().region().map(|r| r.to_string());
+
+        assert_eq!(region_of(regions.get(None)), Some("us-east-1".into()));
+        assert_eq!(
+            region_of(regions.get(Some("us-east-1"))),
+            Some("us-east-1".into())
+        );
+        for n in 0..MAX_OTHER_REGIONS + 36 {
+            let name = format!("xx-test-{n}");
+            assert_eq!(region_of(regions.get(Some(&name))), Some(name));
+        }
+        assert_eq!(regions.others.lock().unwrap().len(), MAX_OTHER_REGIONS);
+        assert_eq!(
+            region_of(regions.get(Some("xx-test-99"))),
+            Some("xx-test-99".into())
+        );
+    }
 
     #[test]
     fn regions_are_read_from_pool_ids_and_arns() {

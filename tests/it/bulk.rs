@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::support::aws::{Aws, Login, Pool, cfn_request, strong_password, unique};
 use crate::support::http::ResponseUrl;
 use crate::support::moto;
-use crate::support::proxy::FaultProxy;
+use crate::support::proxy::{Fault, FaultProxy};
 use crate::support::runtime::json_function;
 use crate::support::{context, function_at};
 
@@ -257,4 +257,51 @@ async fn an_sqs_batch_answers_exactly_the_records_that_failed() {
             "{user}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_stack_retries_only_the_users_denied_while_iam_propagates() {
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let users = users_with_secrets(&aws, &pool, 3).await;
+    let proxy = FaultProxy::start(moto::endpoint());
+    let function = function_at(&proxy.endpoint, Default::default()).await;
+    let denied = Fault::AwsError {
+        status: 400,
+        code: "AccessDeniedException",
+    };
+
+    // WHEN a stack's Create of a Users list is denied for two of its three users (the role's
+    // policy is still propagating)
+    proxy.fail("AdminSetUserPassword", denied.clone(), 2);
+    let cfn = ResponseUrl::start();
+    let create = cfn_request(
+        "Create",
+        &cfn.url,
+        json!({"UserPoolId": pool.id, "Users": entries(&users)}),
+    );
+    function
+        .handle(LambdaEvent::new(create, context(Duration::from_secs(30))))
+        .await
+        .unwrap();
+
+    // THEN the two are tried again, the third is not set twice, and every user signs in
+    let answer = cfn.requests()[0].json();
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(proxy.calls("AdminSetUserPassword"), 3 + 2);
+    for (user, _, password) in &users {
+        assert_eq!(aws.login(&pool, user, password).await, Login::Authenticated);
+    }
+
+    // AND a direct call is not a stack creating its own role: denied is final at once
+    proxy.fail("AdminSetUserPassword", denied, 1);
+    let before = proxy.calls("AdminSetUserPassword");
+    let direct = function
+        .handle(LambdaEvent::new(
+            json!({"UserPoolId": pool.id, "Users": entries(&users)}),
+            context(Duration::from_secs(30)),
+        ))
+        .await;
+    assert!(format!("{direct:?}").contains("access denied"), "{direct:?}");
+    assert_eq!(proxy.calls("AdminSetUserPassword"), before + 3);
 }
