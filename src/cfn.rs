@@ -213,8 +213,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// PUTs the body to the pre-signed URL, as CloudFormation requires: an empty `Content-Type`
 /// (the one S3's signature was computed with) and the exact length. Connection errors and 5xx
-/// (S3 answers 503 SlowDown) are retried with jittered backoff until `deadline`; a 4xx is final.
-/// `http` is the SDK's own connector (see [`crate::setup`]), so the PUT shares its TLS set-up.
+/// (S3 answers 503 SlowDown) are retried with jittered backoff until `deadline`; any other
+/// answer that is not a success (3xx, 4xx) is final. `http` is the SDK's own connector (see [`crate::setup`]), so the PUT shares its TLS set-up.
 pub async fn respond(
     http: &SharedHttpConnector,
     response_url: &str,
@@ -265,8 +265,8 @@ pub async fn respond(
                 });
             }
             Ok(Ok(answer)) if !answer.status().is_server_error() => {
-                // A pre-signed URL is signed for its own host and path: a redirect could only
-                // lead to a refusal, so it is not followed (and not retried).
+                // CloudFormation's pre-signed URLs (SigV4) are signed for their host and path:
+                // a redirect elsewhere would be refused, so it is not followed, nor retried.
                 let status = answer.status().as_u16();
                 return Err(Error::ResponseDelivery {
                     detail: format!(

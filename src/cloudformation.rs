@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::bulk::{Summary, UserResult};
+use crate::bulk::{self, Summary, UserResult};
 use crate::cfn::{self, CfnRequestIds, CfnResponse};
 use crate::error::Error;
 use crate::event::{self, CfnRequest, SetPasswordRequest};
@@ -293,7 +293,8 @@ impl Function {
 
     /// [`Function::run_many`] for a stack's Create or Update: the users denied access are tried
     /// again while IAM may still be propagating; the others are not touched twice (a second set
-    /// of the same password is refused by a pool that keeps password history).
+    /// of the same password is refused by a pool that keeps password history). The outcome is
+    /// logged once, for the whole list.
     async fn run_many_for_stack(
         &self,
         list: &UserList,
@@ -301,30 +302,35 @@ impl Function {
         kind: &'static str,
         deadlines: Deadlines,
     ) -> Summary {
+        let (started, rate) = (Instant::now(), self.rate_of(list));
         let mut iam = IamPropagation::new(deadlines.work);
-        let mut outcomes = self.run_many(list, context, kind, deadlines).await.1;
+        let mut outcomes = bulk::run(&self.clients, list, rate, deadlines.work).await;
         loop {
-            let denied: Vec<usize> = (0..outcomes.len())
-                .filter(|&i| matches!(outcomes[i].result, UserResult::Failed(Error::AccessDenied { .. })))
+            let denied: Vec<(usize, String)> = outcomes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, outcome)| match &outcome.result {
+                    UserResult::Failed(Error::AccessDenied { call, .. }) => Some((i, call.to_string())),
+                    _ => None,
+                })
                 .collect();
-            let Some(&first) = denied.first() else { break };
-            let call = match &outcomes[first].result {
-                UserResult::Failed(Error::AccessDenied { call, .. }) => call.to_string(),
-                _ => String::new(),
-            };
-            if !iam.wait(&call).await {
+            let Some((_, call)) = denied.first() else { break };
+            if !iam.wait(call).await {
                 break;
             }
             let again = UserList {
-                users: denied.iter().map(|&i| list.users[i].clone()).collect(),
+                users: denied.iter().map(|(i, _)| list.users[*i].clone()).collect(),
                 ..list.clone()
             };
-            let retried = self.run_many(&again, context, kind, deadlines).await.1;
-            for (i, outcome) in denied.into_iter().zip(retried) {
-                outcomes[i] = outcome;
+            let retried = bulk::run(&self.clients, &again, rate, deadlines.work).await;
+            for ((i, _), outcome) in denied.into_iter().zip(retried) {
+                // A retry the deadline cut short keeps the denial, which says what to fix.
+                if !matches!(outcome.result, UserResult::NotDone) {
+                    outcomes[i] = outcome;
+                }
             }
         }
-        Summary::of(&outcomes)
+        self.log_many(list, context, kind, started, &outcomes)
     }
 }
 

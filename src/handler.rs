@@ -265,8 +265,7 @@ impl Function {
         }
     }
 
-    /// Runs a `Users` list at the request's rate (else the setting's), and logs the outcome: one
-    /// line for the whole, and one for each user not set.
+    /// Runs a `Users` list at its rate, and logs the outcome (see [`Function::log_many`]).
     pub(crate) async fn run_many(
         &self,
         list: &UserList,
@@ -274,23 +273,38 @@ impl Function {
         kind: &'static str,
         deadlines: Deadlines,
     ) -> (Summary, Vec<UserOutcome>) {
-        let rate = list
-            .max_calls_per_second
-            .unwrap_or(self.settings.max_calls_per_second);
         let started = Instant::now();
-        let outcomes = bulk::run(&self.clients, list, rate, deadlines.work).await;
-        let summary = Summary::of(&outcomes);
+        let outcomes = bulk::run(&self.clients, list, self.rate_of(list), deadlines.work).await;
+        (self.log_many(list, context, kind, started, &outcomes), outcomes)
+    }
+
+    /// The request's own `MaxCallsPerSecond`, else the setting's.
+    pub(crate) fn rate_of(&self, list: &UserList) -> f64 {
+        list.max_calls_per_second
+            .unwrap_or(self.settings.max_calls_per_second)
+    }
+
+    /// Logs what became of a list: one line for the whole, and one for each user not set.
+    pub(crate) fn log_many(
+        &self,
+        list: &UserList,
+        context: &Context,
+        kind: &'static str,
+        started: Instant,
+        outcomes: &[UserOutcome],
+    ) -> Summary {
+        let summary = Summary::of(outcomes);
         for line in &summary.not_set {
             tracing::error!(request_id = %context.request_id, event_kind = kind, user_pool_id = %list.user_pool_id, user = %line, "a user of the list was not set");
         }
         tracing::info!(
             request_id = %context.request_id, event_kind = kind, user_pool_id = %list.user_pool_id,
-            users = summary.total, set = summary.set, not_set = summary.not_set.len(), max_calls_per_second = rate,
+            users = summary.total, set = summary.set, not_set = summary.not_set.len(), max_calls_per_second = self.rate_of(list),
             elapsed_ms = started.elapsed().as_millis() as u64,
             result = if summary.not_set.is_empty() { "SUCCESS" } else { "FAILED" },
             "users list handled"
         );
-        (summary, outcomes)
+        summary
     }
 
     /// Resolves the password reference and sets it, each call bounded by `deadline` so that a

@@ -263,14 +263,18 @@ async fn response_url_answering_503_twice_then_200() {
 #[tokio::test]
 async fn response_url_answering_a_redirect_is_not_retried() {
     let given = given().await;
-    let cfn = ResponseUrl::scripted(vec![Reply::Status(307)]);
+    let cfn = ResponseUrl::scripted(vec![Reply::RedirectToSelf]);
 
     let returned = given
         .invoke(given.create(&cfn), Duration::from_secs(10))
         .await
         .unwrap();
 
-    assert_eq!(cfn.requests().len(), 1, "one PUT, no retry");
+    assert_eq!(
+        cfn.requests().len(),
+        1,
+        "one PUT: the redirect is neither followed nor retried"
+    );
     assert_eq!(returned["Result"], "undeliverable", "{returned}");
     let error = returned["Error"].as_str().unwrap();
     assert!(error.contains("answered HTTP 307"), "{error}");

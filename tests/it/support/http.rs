@@ -121,6 +121,8 @@ pub fn serve_each(listener: TcpListener, connection: impl Fn(TcpStream) + Clone 
 #[derive(Debug, Clone, Copy)]
 pub enum Reply {
     Status(u16),
+    /// 307 Temporary Redirect to this same ResponseURL: a client that follows it PUTs again.
+    RedirectToSelf,
     /// Read the request, then never answer (the connection stays open until the server ends).
     Hang,
 }
@@ -156,6 +158,8 @@ impl ResponseUrl {
             Condvar::new(),
         ));
         let shared = state.clone();
+        let url = format!("http://127.0.0.1:{port}/cfn-response/stack/req?X-Amz-Signature=deadbeef");
+        let location = url.clone();
         serve_each(listener, move |mut stream| {
             let Some(request) = read_request(&mut stream) else {
                 return;
@@ -169,12 +173,15 @@ impl ResponseUrl {
             };
             match reply {
                 Reply::Status(status) => write_response(&mut stream, status, &[], ""),
+                Reply::RedirectToSelf => {
+                    write_response(&mut stream, 307, &[("Location", location.clone())], "")
+                }
                 Reply::Hang => std::thread::sleep(Duration::from_secs(600)),
             }
         });
         ResponseUrl {
             // Shaped like S3's pre-signed URL: the query string is a credential.
-            url: format!("http://127.0.0.1:{port}/cfn-response/stack/req?X-Amz-Signature=deadbeef"),
+            url,
             state,
         }
     }

@@ -255,9 +255,21 @@ impl FunctionProcess {
         FunctionProcess { child, output }
     }
 
-    /// Everything the process printed so far, stdout and stderr.
+    /// Everything the process printed so far, stdout and stderr, once the reader threads have
+    /// caught up: a line written just before an answer may still sit in the pipe when the
+    /// answer arrives (seen on a loaded machine), so this waits until nothing new has come for
+    /// 100 ms (at most 5 s).
     pub fn output(&self) -> String {
-        self.output.lock().unwrap().clone()
+        let until = Instant::now() + Duration::from_secs(5);
+        let mut seen = self.output.lock().unwrap().len();
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let output = self.output.lock().unwrap();
+            if output.len() == seen || Instant::now() >= until {
+                return output.clone();
+            }
+            seen = output.len();
+        }
     }
 
     /// The process's peak resident memory so far, in KiB (`VmHWM`).
