@@ -2,7 +2,7 @@
 //! names its region (`eu-west-1_AbC…`), and so does a secret's or parameter's ARN, but a call
 //! made in another region fails (as "not found", or with the template's role as "access
 //! denied"). Each call goes to the region its id names; clients for a region other than the
-//! function's own are built on first use and kept for the life of the process (at most 64).
+//! function's own are built on first use and kept (up to 64 regions).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -64,25 +64,29 @@ impl Regions {
         let Some(region) = region.filter(|r| Some(*r) != self.config.region().map(Region::as_ref)) else {
             return self.home.clone();
         };
-        let mut others = self
-            .others
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(clients) = others.get(region) {
+        let others = || {
+            self.others
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        };
+        if let Some(clients) = others().get(region) {
             return clients.clone();
         }
+        // Built outside the lock: other invocations' regions are not held up meanwhile.
         let config = self
             .config
             .to_builder()
             .region(Region::new(region.to_owned()))
             .build();
         let clients = RegionClients::new(&config);
+        let mut others = others();
         // Ids come from callers: whatever region-like names they send, the process keeps at
-        // most this many sets of clients, and builds the rest for the one call.
-        if others.len() < MAX_OTHER_REGIONS {
-            others.insert(region.to_owned(), clients.clone());
+        // most this many sets of clients, starting afresh when full, so that names that are no
+        // region cannot crowd out the real ones for good.
+        if others.len() >= MAX_OTHER_REGIONS {
+            others.clear();
         }
-        clients
+        others.entry(region.to_owned()).or_insert(clients).clone()
     }
 }
 
@@ -133,15 +137,18 @@ mod tests {
             region_of(regions.get(Some("us-east-1"))),
             Some("us-east-1".into())
         );
-        for n in 0..MAX_OTHER_REGIONS + 36 {
+        for n in 0..MAX_OTHER_REGIONS {
             let name = format!("xx-test-{n}");
             assert_eq!(region_of(regions.get(Some(&name))), Some(name));
         }
         assert_eq!(regions.others.lock().unwrap().len(), MAX_OTHER_REGIONS);
+        // Full: the next region starts the set afresh, and is kept
         assert_eq!(
-            region_of(regions.get(Some("xx-test-99"))),
-            Some("xx-test-99".into())
+            region_of(regions.get(Some("eu-west-1"))),
+            Some("eu-west-1".into())
         );
+        let kept: Vec<String> = regions.others.lock().unwrap().keys().cloned().collect();
+        assert_eq!(kept, ["eu-west-1"]);
     }
 
     #[test]
