@@ -107,7 +107,8 @@ impl Function {
         context: &Context,
         deadlines: Deadlines,
     ) -> Result<Value, Error> {
-        let limiter = RateLimiter::per_second(self.settings.max_calls_per_second);
+        let rate = self.settings.queue_calls_per_second();
+        let limiter = RateLimiter::per_second(rate);
         let mut failed = Vec::new();
         for (message_id, body) in sqs::records(event) {
             // A record the deadline leaves no time for goes back to the queue as not done.
@@ -122,7 +123,15 @@ impl Function {
                     setter::set_password(&self.clients, &request, deadlines.work, Some(&limiter)).await
                 }
                 Ok(Request::Many(list)) => self
-                    .run_many(&list, context, "SQS", deadlines)
+                    .run_many(
+                        &UserList {
+                            max_calls_per_second: list.max_calls_per_second.or(Some(rate)),
+                            ..list
+                        },
+                        context,
+                        "SQS",
+                        deadlines,
+                    )
                     .await
                     .0
                     .into_result()

@@ -18,6 +18,10 @@ pub struct Settings {
     /// Calls per second to Cognito when a request sets many users and does not say
     /// (`MAX_CALLS_PER_SECOND`; Cognito's default quota for its user-update calls is 25).
     pub max_calls_per_second: f64,
+    /// How many copies of the function the bulk queue's event source mapping runs at once
+    /// (`BULK_QUEUE_MAXIMUM_CONCURRENCY`, its `MaximumConcurrency`; 1 without the queue): they
+    /// share [`Settings::max_calls_per_second`] (see [`Settings::queue_calls_per_second`]).
+    pub bulk_queue_copies: u32,
     /// The key Terraform's `aws_lambda_invocation` adds to the input (`TERRAFORM_KEY`; the
     /// resource's `terraform_key`).
     pub terraform_key: String,
@@ -33,6 +37,7 @@ impl Default for Settings {
             rotation_password_length: rotation::DEFAULT_PASSWORD_LENGTH,
             terraform_key: terraform::DEFAULT_KEY.into(),
             max_calls_per_second: users::DEFAULT_MAX_CALLS_PER_SECOND,
+            bulk_queue_copies: 1,
             panic_for_username: None,
         }
     }
@@ -73,6 +78,16 @@ impl Settings {
                 ),
             }
         }
+        if let Ok(text) = std::env::var("BULK_QUEUE_MAXIMUM_CONCURRENCY") {
+            match text.trim().parse::<u32>() {
+                Ok(copies @ 1..=1000) => settings.bulk_queue_copies = copies,
+                _ => tracing::error!(
+                    value = %text,
+                    default = 1,
+                    "BULK_QUEUE_MAXIMUM_CONCURRENCY must be a whole number from 1 to 1000; using the default"
+                ),
+            }
+        }
         if let Ok(key) = std::env::var("TERRAFORM_KEY")
             && !key.trim().is_empty()
         {
@@ -82,5 +97,29 @@ impl Settings {
             .ok()
             .filter(|name| !name.is_empty());
         settings
+    }
+
+    /// Calls per second for one copy working the bulk queue, when a message does not say: the
+    /// copies the event source mapping may run at once share the function's rate, so that the
+    /// queue as a whole keeps to it (Cognito's quota is the account's, not a copy's).
+    pub fn queue_calls_per_second(&self) -> f64 {
+        (self.max_calls_per_second / f64::from(self.bulk_queue_copies.max(1)))
+            .max(users::MIN_CALLS_PER_SECOND)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_copies_share_the_rate() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.queue_calls_per_second(), 25.0);
+        settings.bulk_queue_copies = 2;
+        assert_eq!(settings.queue_calls_per_second(), 12.5);
+        settings.max_calls_per_second = 1.0;
+        settings.bulk_queue_copies = 1000;
+        assert_eq!(settings.queue_calls_per_second(), users::MIN_CALLS_PER_SECOND);
     }
 }

@@ -15,6 +15,9 @@ pub const MAX_USERS: usize = 1000;
 const MAX_LISTED: usize = 20;
 /// `MaxCallsPerSecond` when neither the request nor the environment says.
 pub const DEFAULT_MAX_CALLS_PER_SECOND: f64 = 25.0;
+/// Below this a call would wait longer than any invocation lasts (and the interval could
+/// overflow a Duration).
+pub const MIN_CALLS_PER_SECOND: f64 = 0.01;
 
 /// A validated `Users` request: one [`SetPasswordRequest`] per entry, in the given order.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,9 +158,7 @@ pub fn parse_rate(value: &Value) -> Result<f64, Error> {
         _ => None,
     };
     match rate {
-        // Below 0.01 a call would wait longer than any invocation lasts (and the interval could
-        // overflow a Duration).
-        Some(rate) if rate.is_finite() && (0.01..=10_000.0).contains(&rate) => Ok(rate),
+        Some(rate) if rate.is_finite() && (MIN_CALLS_PER_SECOND..=10_000.0).contains(&rate) => Ok(rate),
         _ => Err(Error::invalid(
             "MaxCallsPerSecond",
             format!(

@@ -270,6 +270,15 @@ def main():
         and rate.get("Default") == 25 and rate.get("MinValue", 0) > 0 and 0 < rate.get("MaxValue", 10001) <= 10000,
         json.dumps([variables, rate]),
     )
+    mapping = resources.get("BulkQueueEventSourceMapping", {}).get("Properties", {})
+    check(
+        "the function is told how many copies share the rate: BULK_QUEUE_MAXIMUM_CONCURRENCY is the "
+        "event source mapping's MaximumConcurrency, with the queue only",
+        variables.get("BULK_QUEUE_MAXIMUM_CONCURRENCY")
+        == {"Fn::If": ["WithBulkQueue", {"Ref": "BulkQueueMaximumConcurrency"}, {"Ref": "AWS::NoValue"}]}
+        and mapping.get("ScalingConfig", {}).get("MaximumConcurrency") == {"Ref": "BulkQueueMaximumConcurrency"},
+        json.dumps([variables.get("BULK_QUEUE_MAXIMUM_CONCURRENCY"), mapping.get("ScalingConfig")]),
+    )
     check(
         "the bulk queue and everything of it exist only when EnableBulkQueue is true (default false)",
         transformed["Conditions"].get("WithBulkQueue") == {"Fn::Equals": [{"Ref": "EnableBulkQueue"}, "true"]}

@@ -232,19 +232,8 @@ async fn an_sqs_batch_answers_exactly_the_records_that_failed() {
         json!({"UserPoolId": pool.id, "Username": users[1].0, "PasswordSecretId": users[1].1}).to_string(),
     );
     assert_eq!(bodies.len(), 10);
-    let records: Vec<Value> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| {
-            json!({"messageId": format!("msg-{i}"), "receiptHandle": "AQEB", "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-                "md5OfBody": "", "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:cognito-set-password-bulk",
-                "awsRegion": "us-east-1"})
-        })
-        .collect();
     // WHEN the batch arrives
-    let outcome = runtime.invoke_async(json!({"Records": records})).await;
+    let outcome = runtime.invoke_async(sqs_event(&bodies)).await;
     // THEN exactly the two bad records are reported, and the users of the others sign in
     assert_eq!(
         outcome.response(),
@@ -256,6 +245,61 @@ async fn an_sqs_batch_answers_exactly_the_records_that_failed() {
             Login::Authenticated,
             "{user}"
         );
+    }
+}
+
+/// SQS records as the event source mapping delivers them, one per body.
+fn sqs_event(bodies: &[String]) -> Value {
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            json!({"messageId": format!("msg-{i}"), "receiptHandle": "AQEB", "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                "md5OfBody": "", "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:cognito-set-password-bulk",
+                "awsRegion": "us-east-1"})
+        })
+        .collect();
+    json!({"Records": records})
+}
+
+#[tokio::test]
+async fn the_copies_working_the_queue_share_the_rate() {
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let users = users_with_secrets(&aws, &pool, 21).await;
+    let proxy = FaultProxy::start(moto::endpoint());
+    // GIVEN the function at 20 calls per second, with a queue that runs two copies at once
+    let (runtime, _process) = json_function(
+        proxy.endpoint.as_str(),
+        &[
+            ("MAX_CALLS_PER_SECOND", "20"),
+            ("BULK_QUEUE_MAXIMUM_CONCURRENCY", "2"),
+        ],
+    );
+    let bodies: Vec<String> = users
+        .iter()
+        .map(|(user, secret, _)| {
+            json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret}).to_string()
+        })
+        .collect();
+
+    // WHEN one copy works a batch of 21 records
+    let outcome = runtime.invoke_async(sqs_event(&bodies)).await;
+
+    // THEN it keeps to its share, 10 calls per second (within 10%), and every user is set
+    assert_eq!(outcome.response(), &json!({"batchItemFailures": []}));
+    let times = proxy.times("AdminSetUserPassword");
+    assert_eq!(times.len(), 21);
+    let span = times[20].duration_since(times[0]).as_secs_f64();
+    let rate = 20.0 / span;
+    assert!(
+        (9.0..=11.0).contains(&rate),
+        "{rate:.1} calls per second over {span:.2} s"
+    );
+    for (user, _, password) in &users {
+        assert_eq!(aws.login(&pool, user, password).await, Login::Authenticated);
     }
 }
 
