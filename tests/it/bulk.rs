@@ -26,6 +26,18 @@ async fn users_with_secrets(aws: &Aws, pool: &Pool, count: usize) -> Vec<(String
     users
 }
 
+/// `count` `AdminSetUserPassword` calls reached the proxy, spaced at `per_second` within 10%.
+fn assert_paced(proxy: &FaultProxy, count: usize, per_second: f64) {
+    let times = proxy.times("AdminSetUserPassword");
+    assert_eq!(times.len(), count);
+    let span = times[count - 1].duration_since(times[0]).as_secs_f64();
+    let rate = (count - 1) as f64 / span;
+    assert!(
+        (per_second * 0.9..=per_second * 1.1).contains(&rate),
+        "{rate:.1} calls per second over {span:.2} s, expected {per_second}"
+    );
+}
+
 fn entries(users: &[(String, String, String)]) -> Vec<Value> {
     users
         .iter()
@@ -178,14 +190,7 @@ async fn the_rate_limit_is_held_and_the_deadline_leaves_no_user_unaccounted_for(
         .await
         .unwrap();
     // THEN the calls arrive at 20 per second, within 10%
-    let times = proxy.times("AdminSetUserPassword");
-    assert_eq!(times.len(), 40);
-    let span = times[39].duration_since(times[0]).as_secs_f64();
-    let rate = 39.0 / span;
-    assert!(
-        (18.0..=22.0).contains(&rate),
-        "{rate:.1} calls per second over {span:.2} s"
-    );
+    assert_paced(&proxy, 40, 20.0);
 
     // WHEN 40 users at 5 per second meet a 5 s deadline
     let request = json!({"UserPoolId": pool.id, "MaxCallsPerSecond": 5, "Users": entries(&users)});
@@ -290,14 +295,7 @@ async fn the_copies_working_the_queue_share_the_rate() {
 
     // THEN it keeps to its share, 10 calls per second (within 10%), and every user is set
     assert_eq!(outcome.response(), &json!({"batchItemFailures": []}));
-    let times = proxy.times("AdminSetUserPassword");
-    assert_eq!(times.len(), 21);
-    let span = times[20].duration_since(times[0]).as_secs_f64();
-    let rate = 20.0 / span;
-    assert!(
-        (9.0..=11.0).contains(&rate),
-        "{rate:.1} calls per second over {span:.2} s"
-    );
+    assert_paced(&proxy, 21, 10.0);
     for (user, _, password) in &users {
         assert_eq!(aws.login(&pool, user, password).await, Login::Authenticated);
     }
