@@ -110,24 +110,27 @@ class QuietServer(http.server.ThreadingHTTPServer):
 
 
 class RuntimeApi:
-    """The Lambda Runtime API, with timestamps of what the function did when."""
+    """The Lambda Runtime API, with timestamps of what the function did when; each invocation's
+    deadline is `budget` seconds away."""
 
-    def __init__(self):
+    def __init__(self, budget=30):
         self.events = queue.Queue()
         self.answers = queue.Queue()
         self.first_poll = None
+        self.polled = threading.Event()
         outer = self
 
         class Handler(NoDelayHandler):
             def do_GET(self):
                 if outer.first_poll is None:
                     outer.first_poll = time.perf_counter()
+                    outer.polled.set()
                 item = outer.events.get()
                 if item is None:  # stopped: the process is gone
                     self.close_connection = True
                     return
                 request_id, event = item
-                deadline = int((time.time() + 30) * 1000)
+                deadline = int((time.time() + budget) * 1000)
                 self.reply(200, json.dumps(event).encode(), [
                     ("Lambda-Runtime-Aws-Request-Id", request_id),
                     ("Lambda-Runtime-Deadline-Ms", str(deadline)),

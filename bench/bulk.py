@@ -25,7 +25,6 @@ import http.client
 import json
 import os
 import platform
-import queue
 import random
 import re
 import secrets as tokens
@@ -34,7 +33,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -42,8 +40,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 # The helpers of the cold-start benchmark: the same Runtime API plumbing, moto log filter, RSS.
-from bench import (NoDelayHandler, QuietServer, fmt, forward_output, free_port, machine, moto_expected,
-                   peak_rss_kib, ratio, wait_for_port)
+from bench import (NoDelayHandler, QuietServer, RuntimeApi, fmt, forward_output, free_port, machine,
+                   moto_expected, peak_rss_kib, ratio, wait_for_port)
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -68,52 +66,6 @@ def cpu_seconds(pid):
 def strong_password():
     # Upper, lower, digit and symbol, 20 characters: passes the pool's policy.
     return f"Bk{tokens.token_urlsafe(12)}7!"
-
-
-class RuntimeApi:
-    """The Lambda Runtime API for one process, each invocation's deadline `budget` seconds away."""
-
-    def __init__(self, budget):
-        self.events = queue.Queue()
-        self.answers = queue.Queue()
-        self.polled = threading.Event()
-        outer = self
-
-        class Handler(NoDelayHandler):
-            def do_GET(self):
-                outer.polled.set()
-                body = outer.events.get()
-                if body is None:  # stopped: the process is gone
-                    self.close_connection = True
-                    return
-                self.reply(200, body, [
-                    ("Lambda-Runtime-Aws-Request-Id", str(uuid.uuid4())),
-                    ("Lambda-Runtime-Deadline-Ms", str(int((time.time() + budget) * 1000))),
-                    ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench"),
-                    ("Lambda-Runtime-Trace-Id", "Root=1-5e1b4151-5ac6c58f5e8c1d2d3b4c5d6e"),
-                    ("Content-Type", "application/json"),
-                ])
-
-            def do_POST(self):
-                body = self.body()
-                outer.answers.put((time.perf_counter(), self.path, body))
-                self.reply(202, b'{"status":"OK"}')
-
-        self.server = QuietServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def answer(self, timeout):
-        at, path, body = self.answers.get(timeout=timeout)
-        if not path.endswith("/response"):
-            raise RuntimeError(f"invocation error: {body[:600]}")
-        return at, json.loads(body)
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-        for _ in range(4):
-            self.events.put(None)
 
 
 class CallLog:
@@ -247,7 +199,6 @@ def rust_once(world, rate, endpoint=None):
     runtime = RuntimeApi(DEADLINE_S)
     path = WORK / "rust.log"
     start = path.stat().st_size if path.exists() else 0
-    body = json.dumps(world.request(rate)).encode()
     with open(path, "a") as log:
         process = subprocess.Popen([str(RUST_BINARY)], stdout=log, stderr=log,
                                    env={**world.env(endpoint or world.endpoint), "AWS_LAMBDA_RUNTIME_API": runtime.address})
@@ -256,7 +207,7 @@ def rust_once(world, rate, endpoint=None):
             raise RuntimeError("the function did not poll for an invocation within 30 s")
         moto_cpu, own_cpu = cpu_seconds(world.moto.pid), cpu_seconds(process.pid)
         started = time.perf_counter()
-        runtime.events.put(body)
+        runtime.invoke(world.request(rate))
         at, answer = runtime.answer(timeout=DEADLINE_S + 30)
         result = {"started": started, "wall_s": at - started, "rss_mib": peak_rss_kib(process.pid) / 1024,
                   "cpu_s": cpu_seconds(process.pid) - own_cpu, "moto_cpu_s": cpu_seconds(world.moto.pid) - moto_cpu}

@@ -48,45 +48,37 @@ impl Settings {
     /// replaced by its default: failing the cold start would leave CloudFormation unanswered.
     pub fn from_env() -> Self {
         let mut settings = Settings::default();
-        if let Ok(text) = std::env::var("RESPONSE_MARGIN_MS") {
-            match text.trim().parse::<u64>() {
-                Ok(millis) => settings.response_margin = Duration::from_millis(millis),
-                Err(_) => tracing::error!(
-                    value = %text,
-                    default_ms = DEFAULT_RESPONSE_MARGIN.as_millis() as u64,
-                    "RESPONSE_MARGIN_MS must be a whole number of milliseconds; using the default"
-                ),
-            }
+        if let Some(millis) = variable("RESPONSE_MARGIN_MS", "a whole number of milliseconds", |text| {
+            text.parse::<u64>().ok()
+        }) {
+            settings.response_margin = Duration::from_millis(millis);
         }
-        if let Ok(text) = std::env::var("ROTATION_PASSWORD_LENGTH") {
-            match text.trim().parse::<u32>() {
-                Ok(length @ 1..=256) => settings.rotation_password_length = length,
-                _ => tracing::error!(
-                    value = %text,
-                    default = rotation::DEFAULT_PASSWORD_LENGTH,
-                    "ROTATION_PASSWORD_LENGTH must be a whole number from 1 to 256; using the default"
-                ),
-            }
+        if let Some(length) = variable(
+            "ROTATION_PASSWORD_LENGTH",
+            "a whole number from 1 to 256",
+            |text| {
+                text.parse::<u32>()
+                    .ok()
+                    .filter(|length| (1..=256).contains(length))
+            },
+        ) {
+            settings.rotation_password_length = length;
         }
-        if let Ok(text) = std::env::var("MAX_CALLS_PER_SECOND") {
-            match users::parse_rate(&Value::String(text.clone())) {
-                Ok(rate) => settings.max_calls_per_second = rate,
-                Err(_) => tracing::error!(
-                    value = %text,
-                    default = users::DEFAULT_MAX_CALLS_PER_SECOND,
-                    "MAX_CALLS_PER_SECOND must be a number from 0.01 to 10000; using the default"
-                ),
-            }
+        if let Some(rate) = variable("MAX_CALLS_PER_SECOND", "a number from 0.01 to 10000", |text| {
+            users::parse_rate(&Value::String(text.to_owned())).ok()
+        }) {
+            settings.max_calls_per_second = rate;
         }
-        if let Ok(text) = std::env::var("BULK_QUEUE_MAXIMUM_CONCURRENCY") {
-            match text.trim().parse::<u32>() {
-                Ok(copies @ 1..=1000) => settings.bulk_queue_copies = copies,
-                _ => tracing::error!(
-                    value = %text,
-                    default = 1,
-                    "BULK_QUEUE_MAXIMUM_CONCURRENCY must be a whole number from 1 to 1000; using the default"
-                ),
-            }
+        if let Some(copies) = variable(
+            "BULK_QUEUE_MAXIMUM_CONCURRENCY",
+            "a whole number from 1 to 1000",
+            |text| {
+                text.parse::<u32>()
+                    .ok()
+                    .filter(|copies| (1..=1000).contains(copies))
+            },
+        ) {
+            settings.bulk_queue_copies = copies;
         }
         if let Ok(key) = std::env::var("TERRAFORM_KEY")
             && !key.trim().is_empty()
@@ -106,6 +98,17 @@ impl Settings {
         (self.max_calls_per_second / f64::from(self.bulk_queue_copies.max(1)))
             .max(users::MIN_CALLS_PER_SECOND)
     }
+}
+
+/// The environment variable `name`, trimmed and parsed; one that is set but does not parse is
+/// reported, naming what was `expected`, and `None` keeps the default.
+fn variable<T>(name: &str, expected: &str, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+    let text = std::env::var(name).ok()?;
+    let value = parse(text.trim());
+    if value.is_none() {
+        tracing::error!(value = %text, "{name} must be {expected}; using the default");
+    }
+    value
 }
 
 #[cfg(test)]
