@@ -4,30 +4,41 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 
-use cognito_set_password::SetPasswordRequest;
-use cognito_set_password::cfn::{CfnRequestIds, CfnResponse};
-use cognito_set_password::event::Invocation;
+use cognito_set_password::core::request::SetPasswordRequest;
+use cognito_set_password::inbound::cloudformation::request::{self, resource_properties};
+use cognito_set_password::inbound::cloudformation::response::{CfnRequestIds, CfnResponse};
+use cognito_set_password::inbound::eventbridge;
 use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::{Map, Value};
 
 const CREATE: &str = include_str!("../events/cloudformation-create.json");
 const EVENTBRIDGE: &str = include_str!("../events/eventbridge.json");
 
+fn object(text: &str) -> Map<String, Value> {
+    serde_json::from_str(text).unwrap()
+}
+
 fn hot_path(c: &mut Criterion) {
     c.bench_function("recognise a CloudFormation Create", |b| {
-        b.iter(|| Invocation::recognise(serde_json::from_str(black_box(CREATE)).unwrap()).unwrap())
+        b.iter(|| {
+            let event = object(black_box(CREATE));
+            assert!(request::recognises(&event));
+            request::parse(event).unwrap()
+        })
     });
     c.bench_function("recognise an EventBridge event", |b| {
-        b.iter(|| Invocation::recognise(serde_json::from_str(black_box(EVENTBRIDGE)).unwrap()).unwrap())
+        b.iter(|| {
+            let event = object(black_box(EVENTBRIDGE));
+            assert!(eventbridge::recognises(&event));
+            eventbridge::parse(event).unwrap()
+        })
     });
-    let invocation = Invocation::recognise(serde_json::from_str(CREATE).unwrap()).unwrap();
-    let properties = invocation.properties().unwrap().clone();
+    let request = request::parse(object(CREATE)).unwrap();
+    let properties = resource_properties(&request).unwrap().clone();
     c.bench_function("validate the properties", |b| {
         b.iter(|| SetPasswordRequest::from_properties(black_box(&properties)).unwrap())
     });
-    let Invocation::CloudFormation(request) = &invocation else {
-        unreachable!()
-    };
-    let ids = CfnRequestIds::of(request);
+    let ids = CfnRequestIds::of(&request);
     let data = HashMap::from([
         ("UserPoolId".to_owned(), "us-east-1_Example1".to_owned()),
         ("Username".to_owned(), "alice".to_owned()),

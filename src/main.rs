@@ -3,7 +3,8 @@
 // orchestrator); computing its layout needs more than the default depth.
 #![recursion_limit = "256"]
 
-use cognito_set_password::{Function, Settings, logging, setup};
+use cognito_set_password::aws::setup;
+use cognito_set_password::{Function, Settings, logging};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 

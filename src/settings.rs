@@ -2,12 +2,21 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
-use crate::{rotation, terraform, users};
-
 /// Time kept back from the invocation's deadline to deliver the CloudFormation response.
 pub const DEFAULT_RESPONSE_MARGIN: Duration = Duration::from_millis(2000);
+/// The length of a generated password when the pool's policy asks for less.
+pub const DEFAULT_ROTATION_PASSWORD_LENGTH: u32 = 32;
+/// The key Terraform's `aws_lambda_invocation` adds, unless its `terraform_key` renames it.
+pub const DEFAULT_TERRAFORM_KEY: &str = "tf";
+/// `MaxCallsPerSecond` when neither the request nor the environment says (Cognito's default
+/// quota for its user-update calls).
+pub const DEFAULT_MAX_CALLS_PER_SECOND: f64 = 25.0;
+/// Below this a call would wait longer than any invocation lasts (and the interval could
+/// overflow a Duration).
+pub const MIN_CALLS_PER_SECOND: f64 = 0.01;
+/// The most calls per second a request or the environment may ask for.
+pub const MAX_CALLS_PER_SECOND: f64 = 10_000.0;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// See [`DEFAULT_RESPONSE_MARGIN`]; `RESPONSE_MARGIN_MS` in the environment.
@@ -34,9 +43,9 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             response_margin: DEFAULT_RESPONSE_MARGIN,
-            rotation_password_length: rotation::DEFAULT_PASSWORD_LENGTH,
-            terraform_key: terraform::DEFAULT_KEY.into(),
-            max_calls_per_second: users::DEFAULT_MAX_CALLS_PER_SECOND,
+            rotation_password_length: DEFAULT_ROTATION_PASSWORD_LENGTH,
+            terraform_key: DEFAULT_TERRAFORM_KEY.into(),
+            max_calls_per_second: DEFAULT_MAX_CALLS_PER_SECOND,
             bulk_queue_copies: 1,
             panic_for_username: None,
         }
@@ -65,7 +74,7 @@ impl Settings {
             settings.rotation_password_length = length;
         }
         if let Some(rate) = variable("MAX_CALLS_PER_SECOND", "a number from 0.01 to 10000", |text| {
-            users::parse_rate(&Value::String(text.to_owned())).ok()
+            text.parse::<f64>().ok().filter(|rate| is_rate(*rate))
         }) {
             settings.max_calls_per_second = rate;
         }
@@ -95,9 +104,14 @@ impl Settings {
     /// copies the event source mapping may run at once share the function's rate, so that the
     /// queue as a whole keeps to it (Cognito's quota is the account's, not a copy's).
     pub fn queue_calls_per_second(&self) -> f64 {
-        (self.max_calls_per_second / f64::from(self.bulk_queue_copies.max(1)))
-            .max(users::MIN_CALLS_PER_SECOND)
+        (self.max_calls_per_second / f64::from(self.bulk_queue_copies.max(1))).max(MIN_CALLS_PER_SECOND)
     }
+}
+
+/// Whether `rate` is a number of calls per second the function accepts, from a request or the
+/// environment.
+pub fn is_rate(rate: f64) -> bool {
+    rate.is_finite() && (MIN_CALLS_PER_SECOND..=MAX_CALLS_PER_SECOND).contains(&rate)
 }
 
 /// The environment variable `name`, trimmed and parsed; one that is set but does not parse is
@@ -123,6 +137,6 @@ mod tests {
         assert_eq!(settings.queue_calls_per_second(), 12.5);
         settings.max_calls_per_second = 1.0;
         settings.bulk_queue_copies = 1000;
-        assert_eq!(settings.queue_calls_per_second(), users::MIN_CALLS_PER_SECOND);
+        assert_eq!(settings.queue_calls_per_second(), MIN_CALLS_PER_SECOND);
     }
 }

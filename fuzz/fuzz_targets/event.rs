@@ -1,27 +1,36 @@
-//! Any bytes as an event: parsing, shape recognition, property validation and the response body
-//! must never panic, and the body must stay within CloudFormation's limit.
+//! Any bytes as an event: parsing, each way in's recognition and reading, property validation and
+//! the response body must never panic, and the body must stay within CloudFormation's limit.
 #![no_main]
 
-use cognito_set_password::SetPasswordRequest;
-use cognito_set_password::cfn::{CfnRequestIds, CfnResponse, MAX_BODY_BYTES};
-use cognito_set_password::event::Invocation;
+use cognito_set_password::core::users::Request;
+use cognito_set_password::inbound::cloudformation::request::{self, resource_properties};
+use cognito_set_password::inbound::cloudformation::response::{CfnRequestIds, CfnResponse, MAX_BODY_BYTES};
+use cognito_set_password::inbound::{eventbridge, rotation, sqs, sync};
 use libfuzzer_sys::fuzz_target;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
+    let Ok(event) = serde_json::from_slice::<Map<String, Value>>(data) else {
         return;
     };
-    let Ok(invocation) = Invocation::recognise(value) else {
-        return;
+    // Every reader, whichever way in would take the event: none may panic.
+    let _ = sync::recognises(&event).then(|| sync::parse(event.clone()));
+    let _ = sqs::recognises(&event).then(|| sqs::parse(event.clone()));
+    let _ = rotation::recognises(&event).then(|| rotation::parse(event.clone()));
+    let detail = eventbridge::recognises(&event)
+        .then(|| eventbridge::parse(event.clone()).ok())
+        .flatten()
+        .map(|event| event.detail);
+    let cfn = request::recognises(&event).then(|| request::parse(event.clone()));
+    let (ids, properties) = match &cfn {
+        Some(Ok(request)) => (CfnRequestIds::of(request), resource_properties(request).cloned()),
+        Some(Err(malformed)) => (CfnRequestIds::of_raw(&malformed.raw), None),
+        None => (CfnRequestIds::default(), detail.or(Some(Value::Object(event)))),
     };
-    let (ids, properties) = match &invocation {
-        Invocation::CloudFormation(request) => (CfnRequestIds::of(request), invocation.properties()),
-        Invocation::MalformedCloudFormation { raw, .. } => (CfnRequestIds::of_raw(raw), None),
-        _ => (CfnRequestIds::default(), invocation.properties()),
-    };
-    let reason = match properties.map(SetPasswordRequest::from_properties) {
-        Some(Ok(request)) => request.physical_resource_id(),
+    let reason = match properties.as_ref().map(Request::from_properties) {
+        Some(Ok(Request::One(request))) => request.physical_resource_id(),
+        Some(Ok(Request::Many(list))) => list.user_pool_id,
         Some(Err(err)) => err.to_string(),
         None => String::new(),
     };

@@ -8,6 +8,7 @@ mod contract;
 mod direct;
 mod emulator;
 mod hostile;
+mod layers;
 mod leak;
 mod logs;
 mod process;

@@ -30,7 +30,7 @@ pub async fn config_for(endpoint: &str) -> SdkConfig {
 
 /// As [`config_for`], in `region`.
 pub async fn config_in(endpoint: &str, region: &str) -> SdkConfig {
-    cognito_set_password::setup::config_loader()
+    cognito_set_password::aws::setup::config_loader()
         .endpoint_url(endpoint)
         .region(Region::new(region.to_owned()))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))

@@ -11,7 +11,8 @@ pub mod runtime;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cognito_set_password::{Function, Settings, setup};
+use cognito_set_password::aws::setup;
+use cognito_set_password::{Function, Settings};
 use lambda_runtime::{Config, Context, LambdaEvent};
 use serde_json::Value;
 

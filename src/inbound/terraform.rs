@@ -4,12 +4,12 @@
 //! function returns lands in Terraform state, so it is small and holds nothing secret.
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use crate::error::Error;
-
-/// The key's name when `TERRAFORM_KEY` does not say otherwise (the provider's default).
-pub const DEFAULT_KEY: &str = "tf";
+use crate::inbound::direct;
+use crate::inbound::invocation::{Invocation, NOTHING_TO_DELETE};
+use crate::settings::Settings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -34,6 +34,30 @@ struct Lifecycle {
     action: Action,
 }
 
+/// A direct invocation that carries the lifecycle key (`TERRAFORM_KEY`).
+pub fn recognises(event: &Map<String, Value>, settings: &Settings) -> bool {
+    event.contains_key(&settings.terraform_key)
+}
+
+/// Create and update set the password as a direct invocation does; delete sets nothing and never
+/// blocks a destroy.
+pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> Result<Value, Error> {
+    let properties = Value::Object(event);
+    match action(&properties, &invocation.settings.terraform_key) {
+        None => direct::answer(invocation, &properties, "direct").await,
+        Some(Ok(Action::Delete)) => {
+            // As a CloudFormation Delete: nothing to undo, and never a blocked destroy.
+            invocation.log_outcome(Action::Delete.kind(), None, Ok("SUCCESS (nothing to delete)"));
+            Ok(json!({ "Result": NOTHING_TO_DELETE }))
+        }
+        Some(Ok(action)) => direct::answer(invocation, &properties, action.kind()).await,
+        Some(Err(err)) => {
+            invocation.log_outcome("Terraform", None, Err(&err));
+            Err(err)
+        }
+    }
+}
+
 /// `Some` when `properties` carry the lifecycle key `key`: the action it names, or an error that
 /// names the field when it is malformed.
 pub fn action(properties: &Value, key: &str) -> Option<Result<Action, Error>> {
@@ -51,7 +75,6 @@ pub fn action(properties: &Value, key: &str) -> Option<Result<Action, Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn the_providers_payloads_are_read() {

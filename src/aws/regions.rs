@@ -9,10 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use aws_config::{Region, SdkConfig};
 
-use crate::password::SecretStores;
-
 /// More regions than any partition has: the cap on the clients kept beside the function's own.
 const MAX_OTHER_REGIONS: usize = 64;
+
+/// The clients that can read a password reference.
+#[derive(Debug, Clone)]
+pub struct SecretStores {
+    pub secrets_manager: aws_sdk_secretsmanager::Client,
+    pub ssm: aws_sdk_ssm::Client,
+}
 
 /// The clients of one region.
 #[derive(Debug, Clone)]

@@ -5,19 +5,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_sdk_secretsmanager::Client as SecretsManager;
 use secrecy::SecretString;
-use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::aws::clients::Clients;
+use crate::aws::{regions, secrets};
+use crate::core::password::{PasswordRef, select_from_secret};
+use crate::core::request::SetPasswordRequest;
+use crate::core::setter::{self, RateLimiter};
+use crate::core::users::{UserList, list};
 use crate::error::Error;
-use crate::event::SetPasswordRequest;
-use crate::handler::Clients;
-use crate::password::{PasswordRef, select_from_secret};
-use crate::regions;
-use crate::setter::{self, RateLimiter};
-use crate::users::{UserList, list};
 
 /// Users worked on at once; the rate limit, not this, sets the pace.
 const CONCURRENCY: usize = 16;
@@ -120,8 +118,7 @@ async fn prefetch(
 ) -> HashMap<String, SecretString> {
     // One batch call reads one region: the function's own; secrets in other regions (by ARN)
     // are read on their own, in theirs.
-    let client: &SecretsManager = &clients.stores.secrets_manager;
-    let home = client.config().region().map(|region| region.as_ref());
+    let home = clients.home_region();
     let mut ids: Vec<&str> = users
         .iter()
         .filter_map(|user| match &user.password {
@@ -143,23 +140,10 @@ async fn prefetch(
         return values;
     }
     for chunk in ids.chunks(BATCH) {
-        let call = client
-            .batch_get_secret_value()
-            .set_secret_id_list(Some(chunk.iter().map(|id| id.to_string()).collect()))
-            .send();
-        let Ok(Ok(output)) = tokio::time::timeout_at(deadline, call).await else {
-            tracing::debug!("BatchGetSecretValue failed; each secret is read on its own");
-            continue;
-        };
-        for value in output.secret_values.unwrap_or_default() {
-            let Some(text) = value.secret_string else { continue };
-            let text = SecretString::from(text);
-            // The request may name a secret by name or by ARN.
-            for id in chunk {
-                if value.name.as_deref() == Some(*id) || value.arn.as_deref() == Some(*id) {
-                    values.insert(id.to_string(), text.clone());
-                }
-            }
+        let batch = secrets::read_current_batch(&clients.stores.secrets_manager, chunk);
+        match tokio::time::timeout_at(deadline, batch).await {
+            Ok(Ok(read)) => values.extend(read),
+            _ => tracing::debug!("BatchGetSecretValue failed; each secret is read on its own"),
         }
     }
     values
@@ -201,19 +185,4 @@ impl Summary {
             })
         }
     }
-}
-
-/// Each user's outcome, as a direct call returns it: nothing secret, and small.
-pub fn results_json(list: &UserList, outcomes: &[UserOutcome]) -> Value {
-    let results: Vec<Value> = outcomes
-        .iter()
-        .map(|outcome| match &outcome.result {
-            UserResult::Set => json!({"Username": outcome.username, "Result": "set"}),
-            UserResult::Failed(err) => {
-                json!({"Username": outcome.username, "Result": "FAILED", "Error": err.to_string()})
-            }
-            UserResult::NotDone => json!({"Username": outcome.username, "Result": "not done"}),
-        })
-        .collect();
-    json!({"UserPoolId": list.user_pool_id, "Results": results})
 }

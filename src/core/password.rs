@@ -1,12 +1,13 @@
 //! Where the password comes from ([`PasswordRef`]: a Secrets Manager secret or an SSM parameter)
-//! and resolving it into a redacted value that is never formatted and is wiped when dropped.
+//! and resolving it into a redacted value that is never formatted and is wiped when dropped: a
+//! JSON secret yields the value under its password key.
 
-use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
-use aws_sdk_ssm::operation::get_parameter::GetParameterError;
-use aws_sdk_ssm::types::ParameterType;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
+use crate::aws::regions::SecretStores;
+use crate::aws::{secrets, ssm};
+use crate::core::fields::{list_keys, type_name};
 use crate::error::{AwsCall, Error};
 
 /// The key read from a JSON secret when `PasswordSecretJsonKey` is not given.
@@ -37,13 +38,6 @@ impl std::fmt::Display for PasswordRef {
     }
 }
 
-/// The clients that can read a password reference, built once per cold start.
-#[derive(Debug, Clone)]
-pub struct SecretStores {
-    pub secrets_manager: aws_sdk_secretsmanager::Client,
-    pub ssm: aws_sdk_ssm::Client,
-}
-
 impl PasswordRef {
     /// Where the value comes from, key and version included, for messages about the value.
     pub fn source_name(&self) -> String {
@@ -67,22 +61,24 @@ impl PasswordRef {
         }
     }
 
-    /// The call that reads this reference, as IAM names it.
-    pub fn call(&self) -> AwsCall {
+    /// The secret's or parameter's name or ARN.
+    pub fn id(&self) -> &str {
         match self {
-            PasswordRef::Secret { secret_id, .. } => AwsCall {
-                action: "secretsmanager:GetSecretValue",
-                resource: secret_id.clone(),
-            },
-            PasswordRef::Parameter { name } => AwsCall {
-                action: "ssm:GetParameter",
-                resource: name.clone(),
-            },
+            PasswordRef::Secret { secret_id, .. } => secret_id,
+            PasswordRef::Parameter { name } => name,
         }
     }
 
-    /// Reads the referenced value. The plaintext is moved into a [`SecretString`] as soon as the
-    /// SDK hands it over, and every error names the reference, never the value.
+    /// The call that reads this reference, as IAM names it.
+    pub fn call(&self) -> AwsCall {
+        match self {
+            PasswordRef::Secret { secret_id, .. } => secrets::read_call(secret_id),
+            PasswordRef::Parameter { name } => ssm::read_call(name),
+        }
+    }
+
+    /// Reads the referenced value into a redacted [`SecretString`]; every error names the
+    /// reference, never the value.
     pub async fn resolve(&self, stores: &SecretStores) -> Result<SecretString, Error> {
         match self {
             PasswordRef::Secret {
@@ -91,90 +87,16 @@ impl PasswordRef {
                 version_stage,
                 version_id,
             } => {
-                let call = self.call();
-                let output = stores
-                    .secrets_manager
-                    .get_secret_value()
-                    .secret_id(secret_id)
-                    .set_version_stage(version_stage.clone())
-                    .set_version_id(version_id.clone())
-                    .send()
-                    .await
-                    .map_err(|err| match err.as_service_error() {
-                        Some(GetSecretValueError::ResourceNotFoundException(_)) => Error::NotFound {
-                            source_name: self.to_string(),
-                            call: call.clone(),
-                            hint: if version_stage.is_some() || version_id.is_some() {
-                                ", with the version stage or version id given"
-                            } else {
-                                ""
-                            },
-                        },
-                        Some(GetSecretValueError::DecryptionFailure(_)) => Error::AccessDenied {
-                            call: AwsCall {
-                                action: "kms:Decrypt",
-                                resource: format!("the KMS key of secret {secret_id}"),
-                            },
-                            detail: "Secrets Manager could not decrypt the secret".into(),
-                        },
-                        _ => Error::from_sdk(err, call.clone()),
-                    })?;
-                let Some(value) = output.secret_string else {
-                    return Err(Error::UnusableSecret {
-                        source_name: self.to_string(),
-                        problem: "it has no SecretString (only SecretBinary); store the password as a string"
-                            .into(),
-                    });
-                };
-                select_from_secret(secret_id, SecretString::from(value), json_key.as_deref())
+                let value = secrets::read_password(
+                    &stores.secrets_manager,
+                    secret_id,
+                    version_stage.as_deref(),
+                    version_id.as_deref(),
+                )
+                .await?;
+                select_from_secret(secret_id, value, json_key.as_deref())
             }
-            PasswordRef::Parameter { name } => {
-                let call = self.call();
-                let output = stores
-                    .ssm
-                    .get_parameter()
-                    .name(name)
-                    .with_decryption(true)
-                    .send()
-                    .await
-                    .map_err(|err| match err.as_service_error() {
-                        Some(
-                            GetParameterError::ParameterNotFound(_)
-                            | GetParameterError::ParameterVersionNotFound(_),
-                        ) => Error::NotFound {
-                            source_name: self.to_string(),
-                            call: call.clone(),
-                            hint: "",
-                        },
-                        Some(GetParameterError::InvalidKeyId(_)) => Error::AccessDenied {
-                            call: AwsCall {
-                                action: "kms:Decrypt",
-                                resource: format!("the KMS key of parameter {name}"),
-                            },
-                            detail: "SSM could not decrypt the SecureString".into(),
-                        },
-                        _ => Error::from_sdk(err, call.clone()),
-                    })?;
-                let parameter = output.parameter.ok_or_else(|| Error::UnusableSecret {
-                    source_name: self.to_string(),
-                    problem: "SSM returned no parameter".into(),
-                })?;
-                match parameter.r#type {
-                    Some(ParameterType::StringList) => {
-                        return Err(Error::UnusableSecret {
-                            source_name: self.to_string(),
-                            problem: "it is a StringList; store the password as a SecureString".into(),
-                        });
-                    }
-                    Some(ParameterType::String) => tracing::warn!(
-                        parameter = %name,
-                        "the password parameter is a plain String, stored unencrypted; store it as a SecureString"
-                    ),
-                    _ => {}
-                }
-                let value = SecretString::from(parameter.value.unwrap_or_default());
-                non_empty(value, self)
-            }
+            PasswordRef::Parameter { name } => non_empty(ssm::read_parameter(&stores.ssm, name).await?, self),
         }
     }
 }
@@ -214,15 +136,12 @@ pub fn select_from_secret(
         Some(Value::String(password)) => non_empty(SecretString::from(password), &source()),
         Some(other) => Err(Error::UnusableSecret {
             source_name: source().to_string(),
-            problem: format!(
-                "the key `{key}` holds {}, not a string",
-                crate::event::type_name(&other)
-            ),
+            problem: format!("the key `{key}` holds {}, not a string", type_name(&other)),
         }),
         None => Err(Error::SecretKeyMissing {
             secret_id: secret_id.to_owned(),
             key: key.to_owned(),
-            present: crate::event::list_keys(&object),
+            present: list_keys(&object),
         }),
     }
 }

@@ -6,18 +6,15 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use crate::core::fields::type_name;
+use crate::core::request::SetPasswordRequest;
 use crate::error::Error;
-use crate::event::{SetPasswordRequest, type_name};
+use crate::settings::{MAX_CALLS_PER_SECOND, MIN_CALLS_PER_SECOND, is_rate};
 
 /// Entries in one request at most.
 pub const MAX_USERS: usize = 1000;
 /// Problems listed in one message at most; the count says how many more.
 const MAX_LISTED: usize = 20;
-/// `MaxCallsPerSecond` when neither the request nor the environment says.
-pub const DEFAULT_MAX_CALLS_PER_SECOND: f64 = 25.0;
-/// Below this a call would wait longer than any invocation lasts (and the interval could
-/// overflow a Duration).
-pub const MIN_CALLS_PER_SECOND: f64 = 0.01;
 
 /// A validated `Users` request: one [`SetPasswordRequest`] per entry, in the given order.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,11 +155,11 @@ pub fn parse_rate(value: &Value) -> Result<f64, Error> {
         _ => None,
     };
     match rate {
-        Some(rate) if rate.is_finite() && (MIN_CALLS_PER_SECOND..=10_000.0).contains(&rate) => Ok(rate),
+        Some(rate) if is_rate(rate) => Ok(rate),
         _ => Err(Error::invalid(
             "MaxCallsPerSecond",
             format!(
-                "must be a number of calls per second from 0.01 to 10000, got {}",
+                "must be a number of calls per second from {MIN_CALLS_PER_SECOND} to {MAX_CALLS_PER_SECOND}, got {}",
                 match value {
                     Value::String(text) => format!("\"{}\"", text.chars().take(32).collect::<String>()),
                     Value::Number(number) => number.to_string(),

@@ -6,9 +6,9 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
+use crate::core::fields::{check_user_pool_id, check_username, list_keys, type_name};
+use crate::core::password::DEFAULT_JSON_KEY;
 use crate::error::Error;
-use crate::event::{check_user_pool_id, check_username, list_keys, type_name};
-use crate::password::DEFAULT_JSON_KEY;
 
 pub const USER_POOL_ID: &str = "UserPoolId";
 pub const USERNAME: &str = "Username";

@@ -1,15 +1,14 @@
 //! The AWS clients, built once per cold start and shared by every invocation, and which of them
 //! serves a given pool, secret or parameter (the region its id names).
 
-use crate::password::{PasswordRef, SecretStores};
-use crate::regions::{self, Regions};
+use crate::aws::regions::{self, Regions, SecretStores};
 
 /// The clients, built once per cold start and shared by every invocation.
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     pub stores: SecretStores,
-    /// The clients of the region each id names (see [`crate::regions`]).
+    /// The clients of the region each id names (see [`crate::aws::regions`]).
     pub regions: Regions,
     /// The SDK's HTTP connector, for the one request that is not an AWS API call: the PUT to
     /// CloudFormation's ResponseURL.
@@ -30,12 +29,17 @@ impl Clients {
             .secrets_manager
     }
 
-    /// The stores in the region the reference's ARN names.
-    pub fn stores_for(&self, reference: &PasswordRef) -> SecretStores {
-        let id = match reference {
-            PasswordRef::Secret { secret_id, .. } => secret_id,
-            PasswordRef::Parameter { name } => name,
-        };
+    /// The stores in the region a secret's or parameter's ARN names (a name: the function's own).
+    pub fn stores_for(&self, id: &str) -> SecretStores {
         self.regions.get(regions::of_arn(id)).stores
+    }
+
+    /// The function's own region.
+    pub fn home_region(&self) -> Option<&str> {
+        self.stores
+            .secrets_manager
+            .config()
+            .region()
+            .map(|region| region.as_ref())
     }
 }

@@ -1,5 +1,6 @@
-//! Secrets Manager, for rotation and sync: a secret's versions and their staging labels, reading a
-//! version, storing the pending one, moving labels, and generating a password.
+//! Secrets Manager: reading a password's secret (one, or many in a batch), and for rotation and
+//! sync a secret's versions and their staging labels, reading a version, storing the pending one,
+//! moving labels, and generating a password.
 
 use std::collections::HashMap;
 
@@ -45,10 +46,90 @@ impl Versions {
     }
 }
 
+/// `GetSecretValue`, as IAM names it, on `secret_id`.
+pub fn read_call(secret_id: &str) -> AwsCall {
+    call("secretsmanager:GetSecretValue", secret_id)
+}
+
 fn call(action: &'static str, secret_id: &str) -> AwsCall {
     AwsCall {
         action,
         resource: secret_id.to_owned(),
+    }
+}
+
+/// The SecretString of a password's secret, at the version given (else `AWSCURRENT`); every
+/// error names the secret, never the value.
+pub async fn read_password(
+    client: &Client,
+    secret_id: &str,
+    version_stage: Option<&str>,
+    version_id: Option<&str>,
+) -> Result<SecretString, Error> {
+    let call = read_call(secret_id);
+    let source_name = || format!("Secrets Manager secret `{secret_id}`");
+    let output = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .set_version_stage(version_stage.map(str::to_owned))
+        .set_version_id(version_id.map(str::to_owned))
+        .send()
+        .await
+        .map_err(|err| match err.as_service_error() {
+            Some(GetSecretValueError::ResourceNotFoundException(_)) => Error::NotFound {
+                source_name: source_name(),
+                call: call.clone(),
+                hint: if version_stage.is_some() || version_id.is_some() {
+                    ", with the version stage or version id given"
+                } else {
+                    ""
+                },
+            },
+            Some(GetSecretValueError::DecryptionFailure(_)) => decryption_failure(secret_id),
+            _ => Error::from_sdk(err, call.clone()),
+        })?;
+    // The plaintext is moved into a SecretString as soon as the SDK hands it over.
+    output
+        .secret_string
+        .map(SecretString::from)
+        .ok_or_else(|| Error::UnusableSecret {
+            source_name: source_name(),
+            problem: "it has no SecretString (only SecretBinary); store the password as a string".into(),
+        })
+}
+
+/// The current SecretString of each of `ids` (at most 20, as `BatchGetSecretValue` takes), keyed
+/// by the id as given (a name or an ARN). A secret the answer leaves out is not in the map.
+pub async fn read_current_batch(
+    client: &Client,
+    ids: &[&str],
+) -> Result<HashMap<String, SecretString>, Error> {
+    let output = client
+        .batch_get_secret_value()
+        .set_secret_id_list(Some(ids.iter().map(|id| id.to_string()).collect()))
+        .send()
+        .await
+        .map_err(|err| Error::from_sdk(err, call("secretsmanager:BatchGetSecretValue", "*")))?;
+    let mut values = HashMap::new();
+    for value in output.secret_values.unwrap_or_default() {
+        let Some(text) = value.secret_string else { continue };
+        let text = SecretString::from(text);
+        for id in ids {
+            if value.name.as_deref() == Some(*id) || value.arn.as_deref() == Some(*id) {
+                values.insert(id.to_string(), text.clone());
+            }
+        }
+    }
+    Ok(values)
+}
+
+fn decryption_failure(secret_id: &str) -> Error {
+    Error::AccessDenied {
+        call: AwsCall {
+            action: "kms:Decrypt",
+            resource: format!("the KMS key of secret {secret_id}"),
+        },
+        detail: "Secrets Manager could not decrypt the secret".into(),
     }
 }
 
@@ -94,13 +175,7 @@ pub async fn read(
         Ok(output) => Ok(output.secret_string.map(SecretString::from)),
         Err(err) => match err.as_service_error() {
             Some(GetSecretValueError::ResourceNotFoundException(_)) => Ok(None),
-            Some(GetSecretValueError::DecryptionFailure(_)) => Err(Error::AccessDenied {
-                call: AwsCall {
-                    action: "kms:Decrypt",
-                    resource: format!("the KMS key of secret {secret_id}"),
-                },
-                detail: "Secrets Manager could not decrypt the secret".into(),
-            }),
+            Some(GetSecretValueError::DecryptionFailure(_)) => Err(decryption_failure(secret_id)),
             _ => Err(Error::from_sdk(err, call)),
         },
     }

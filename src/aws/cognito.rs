@@ -14,112 +14,63 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 use crate::error::{AwsCall, Error};
-use crate::event::SetPasswordRequest;
 
-/// `AdminSetUserPassword` accepts a `Password` of 1 to 256 characters matching `[\S]+`.
-pub const MAX_PASSWORD_CHARS: usize = 256;
-
-/// Checks `password` against `AdminSetUserPassword`'s own contract before it is sent: Cognito
-/// answers a bare validation error for whitespace, and a policy error for an over-long value,
-/// neither of which tells the user what to fix. `source_name` says where the value came from; the
-/// message never holds the value.
-pub fn check_password(source_name: &str, password: &SecretString) -> Result<(), Error> {
-    let value = password.expose_secret();
-    let refuse = |problem: String, fix: &str| {
-        Err(Error::PasswordContract {
-            source_name: source_name.to_owned(),
-            problem,
-            fix: fix.to_owned(),
-        })
-    };
-    let chars = value.chars().count();
-    if chars == 0 {
-        return refuse("it is empty".into(), "store a password of 1 to 256 characters");
-    }
-    if chars > MAX_PASSWORD_CHARS {
-        return refuse(
-            format!(
-                "it is {chars} characters long, and AdminSetUserPassword accepts at most {MAX_PASSWORD_CHARS}"
-            ),
-            "store a password of at most 256 characters",
-        );
-    }
-    // `[\S]` is Java's: these six are its whitespace.
-    let is_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\u{b}' | '\u{c}' | '\r');
-    let trimmed = value.trim_end_matches(['\n', '\r']);
-    if trimmed.len() < value.len() && !trimmed.contains(is_space) {
-        return refuse(
-            "it ends in a line break, and AdminSetUserPassword accepts no whitespace (a value read \
-             from a file keeps the file's last newline)"
-                .into(),
-            "store it without the line break: `--secret-string \"$(cat pw.txt)\"` (Secrets Manager) \
-             or `--value \"$(cat pw.txt)\"` (SSM) drop it, where `file://pw.txt` keeps it",
-        );
-    }
-    if let Some(found) = value.chars().find(|c| is_space(*c)) {
-        return refuse(
-            format!(
-                "it contains whitespace ({}), and AdminSetUserPassword accepts none",
-                match found {
-                    ' ' => "a space",
-                    '\t' => "a tab",
-                    '\n' | '\r' => "a line break",
-                    _ => "a form feed or vertical tab",
-                }
-            ),
-            "store a password without spaces, tabs or line breaks",
-        );
-    }
-    Ok(())
+/// A password to set, with where it came from (for messages; never the value).
+pub struct NewPassword<'a> {
+    pub user_pool_id: &'a str,
+    pub username: &'a str,
+    pub password: &'a SecretString,
+    /// Permanent (the user can sign in with it) or temporary (the user stays in
+    /// FORCE_CHANGE_PASSWORD and must choose a new one at first sign-in).
+    pub permanent: bool,
+    /// Where the password came from: `Secrets Manager secret `x``.
+    pub source: &'a str,
+    /// The same with the key and version it was read from.
+    pub source_detail: &'a str,
 }
 
-/// Sets the user's password: permanent (the user can sign in with it) or temporary (the user
-/// stays in FORCE_CHANGE_PASSWORD and must choose a new one at first sign-in).
-pub async fn set_password(
-    client: &Client,
-    request: &SetPasswordRequest,
-    password: &SecretString,
-) -> Result<(), Error> {
-    check_password(&request.password.source_name(), password)?;
+/// `AdminSetUserPassword`, its errors mapped to messages that say what to fix.
+pub async fn set_password(client: &Client, new: &NewPassword<'_>) -> Result<(), Error> {
+    let (user_pool_id, username, password) = (new.user_pool_id, new.username, new.password);
     client
         .admin_set_user_password()
-        .user_pool_id(&request.user_pool_id)
-        .username(&request.username)
+        .user_pool_id(user_pool_id)
+        .username(username)
         .password(password.expose_secret())
-        .permanent(request.permanent)
+        .permanent(new.permanent)
         .send()
         .await
         .map(|_| ())
         .map_err(|err| match err.as_service_error() {
             Some(AdminSetUserPasswordError::UserNotFoundException(_)) => Error::UserNotFound {
-                username: request.username.clone(),
-                user_pool_id: request.user_pool_id.clone(),
+                username: username.to_owned(),
+                user_pool_id: user_pool_id.to_owned(),
             },
             Some(AdminSetUserPasswordError::ResourceNotFoundException(_)) => Error::UserPoolNotFound {
-                user_pool_id: request.user_pool_id.clone(),
+                user_pool_id: user_pool_id.to_owned(),
             },
             Some(AdminSetUserPasswordError::PasswordHistoryPolicyViolationException(_)) => {
                 Error::PasswordReused {
-                    source_name: request.password.source_name(),
-                    user_pool_id: request.user_pool_id.clone(),
+                    source_name: new.source_detail.to_owned(),
+                    user_pool_id: user_pool_id.to_owned(),
                 }
             }
             Some(failure @ AdminSetUserPasswordError::InvalidPasswordException(_)) => {
                 Error::PasswordPolicy {
-                    source_name: request.password.to_string(),
-                    user_pool_id: request.user_pool_id.clone(),
+                    source_name: new.source.to_owned(),
+                    user_pool_id: user_pool_id.to_owned(),
                     // Cognito says which rule failed; keep that, but never risk echoing the value.
                     detail: scrub(failure.message().unwrap_or("rejected by the policy"), password),
                 }
             }
             _ if err.code() == Some("OperationNotEnabledException") => Error::ReplicaRegion {
-                user_pool_id: request.user_pool_id.clone(),
+                user_pool_id: user_pool_id.to_owned(),
                 region: client
                     .config()
                     .region()
                     .map_or_else(|| "?".to_owned(), |region| region.to_string()),
             },
-            _ => Error::from_sdk(err, call(request)).scrubbed(password.expose_secret()),
+            _ => Error::from_sdk(err, set_password_call(user_pool_id)).scrubbed(password.expose_secret()),
         })
 }
 
@@ -262,12 +213,9 @@ fn pool_call(action: &'static str, user_pool_id: &str) -> AwsCall {
     }
 }
 
-/// The call, as IAM names it, for messages and timeouts.
-pub fn call(request: &SetPasswordRequest) -> AwsCall {
-    AwsCall {
-        action: "cognito-idp:AdminSetUserPassword",
-        resource: request.user_pool_id.clone(),
-    }
+/// `AdminSetUserPassword`, as IAM names it, for messages and timeouts.
+pub fn set_password_call(user_pool_id: &str) -> AwsCall {
+    pool_call("cognito-idp:AdminSetUserPassword", user_pool_id)
 }
 
 fn scrub(message: &str, password: &SecretString) -> String {
@@ -282,55 +230,10 @@ fn scrub(message: &str, password: &SecretString) -> String {
 mod tests {
     use super::*;
 
-    fn check(value: &str) -> Result<(), String> {
-        check_password(
-            "Secrets Manager secret `s`",
-            &SecretString::from(value.to_owned()),
-        )
-        .map_err(|e| e.to_string())
-    }
-
     #[test]
     fn secret_hash_matches_cognitos_definition() {
         // Computed independently: base64(hmac_sha256(b"s3cret", b"alice" + b"client1")).
         let hash = secret_hash(&SecretString::from("s3cret".to_owned()), "alice", "client1");
         assert_eq!(hash, "OLH8A5YiDq5WyVbgkLVAtm0hdL7P1QQ+z61K3T8oAEk=");
-    }
-
-    #[test]
-    fn a_value_within_the_contract_passes() {
-        assert!(check("Str0ng!Pass").is_ok());
-        assert!(check(&"é".repeat(256)).is_ok(), "256 characters, not bytes");
-    }
-
-    #[test]
-    fn a_trailing_line_break_is_named_with_its_fix_and_without_the_value() {
-        for value in ["Str0ng!Pass\n", "Str0ng!Pass\r\n"] {
-            let message = check(value).unwrap_err();
-            assert!(
-                message.starts_with("the password from Secrets Manager secret `s` cannot be sent"),
-                "{message}"
-            );
-            assert!(message.contains("ends in a line break"), "{message}");
-            assert!(message.contains("$(cat pw.txt)"), "{message}");
-            assert!(!message.contains("Str0ng"), "{message}");
-        }
-    }
-
-    #[test]
-    fn whitespace_inside_is_named() {
-        let message = check("Str0ng Pass").unwrap_err();
-        assert!(message.contains("contains whitespace (a space)"), "{message}");
-        assert!(check("a\tb").unwrap_err().contains("(a tab)"));
-        assert!(check("a\nb\n").unwrap_err().contains("(a line break)"));
-        assert!(!message.contains("Str0ng"));
-    }
-
-    #[test]
-    fn length_is_named_with_the_limit() {
-        let message = check(&"x".repeat(257)).unwrap_err();
-        assert!(message.contains("it is 257 characters long"), "{message}");
-        assert!(message.contains("at most 256"), "{message}");
-        assert!(check("").unwrap_err().contains("it is empty"));
     }
 }

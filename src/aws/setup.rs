@@ -11,8 +11,8 @@ use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::{Connector, tls};
 use aws_smithy_runtime_api::client::http::{HttpConnectorSettings, SharedHttpConnector};
 
-use crate::handler::Clients;
-use crate::regions::{RegionClients, Regions};
+use crate::aws::clients::Clients;
+use crate::aws::regions::{RegionClients, Regions};
 
 /// A connection that is not up by then will not be.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);

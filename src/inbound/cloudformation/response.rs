@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use crate::error::Error;
-use crate::event::CfnRequest;
+use crate::inbound::cloudformation::request::CfnRequest;
 
 /// CloudFormation rejects a response body larger than this.
 pub const MAX_BODY_BYTES: usize = 4096;
@@ -214,7 +214,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// PUTs the body to the pre-signed URL, as CloudFormation requires: an empty `Content-Type`
 /// (the one S3's signature was computed with) and the exact length. Connection errors and 5xx
 /// (S3 answers 503 SlowDown) are retried with jittered backoff until `deadline`; any other
-/// answer that is not a success (3xx, 4xx) is final. `http` is the SDK's own connector (see [`crate::setup`]), so the PUT shares its TLS set-up.
+/// answer that is not a success (3xx, 4xx) is final. `http` is the SDK's own connector (see [`crate::aws::setup`]), so the PUT shares its TLS set-up.
 pub async fn respond(
     http: &SharedHttpConnector,
     response_url: &str,

@@ -4,14 +4,15 @@
 
 use secrecy::ExposeSecret;
 
-use crate::cognito;
+use crate::aws::clients::Clients;
+use crate::aws::cognito;
+use crate::aws::secrets::{self, COGNITO_LABEL, Versions};
+use crate::core::password::{DEFAULT_JSON_KEY, PasswordRef};
+use crate::core::request::SetPasswordRequest;
+use crate::core::setter::set_in_cognito;
+use crate::core::user_secret::{Parsed, UserSecret};
+use crate::core::user_wait::UserWait;
 use crate::error::Error;
-use crate::event::SetPasswordRequest;
-use crate::handler::Clients;
-use crate::password::{DEFAULT_JSON_KEY, PasswordRef};
-use crate::secrets::{self, COGNITO_LABEL, Versions};
-use crate::user_secret::{Parsed, UserSecret};
-use crate::user_wait::UserWait;
 
 /// What moving Cognito to a version took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,9 +99,8 @@ pub async fn hold(
             permanent: true,
             wait_for_user: wait.wait,
         };
-        let cognito = clients.cognito_for(&request.user_pool_id);
         match wait
-            .retry(|| cognito::set_password(&cognito, &request, &new.password))
+            .retry(|| set_in_cognito(clients, &request, &new.password))
             .await
         {
             Ok(()) => {}
@@ -111,7 +111,7 @@ pub async fn hold(
                 let holds = match &new.client_id {
                     Some(client_id) => matches!(
                         cognito::sign_in(
-                            &cognito,
+                            &clients.cognito_for(&new.user_pool_id),
                             &new.user_pool_id,
                             client_id,
                             &new.username,

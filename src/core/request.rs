@@ -1,170 +1,16 @@
-//! The inbound shapes (CloudFormation custom resource, EventBridge, direct invocation, a rotation
-//! step, Secrets Manager's `Secret Label Updated`),
-//! recognised from the event itself, and the validation of the properties they carry into one
-//! [`SetPasswordRequest`].
+//! One request, validated: the properties of any way in (a CloudFormation resource, an
+//! EventBridge `detail`, a direct call, an SQS message) become a [`SetPasswordRequest`], or an
+//! error that names the property and what was expected.
 
 use std::time::Duration;
 
-use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::sqs::SqsEvent;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::core::fields::{check_user_pool_id, check_username, list_keys, truncate_chars, type_name};
+use crate::core::password::PasswordRef;
+use crate::core::user_wait;
 use crate::error::Error;
-use crate::password::PasswordRef;
-use crate::rotation::RotationEvent;
-use crate::sqs;
-use crate::sync::LabelUpdated;
-use crate::user_wait;
-
-/// A CloudFormation request with the properties left raw: they are validated separately, so a
-/// Delete can answer SUCCESS even when they no longer validate.
-pub type CfnRequest = CloudFormationCustomResourceRequest<Value, Value>;
-
-/// What arrived, recognised by its shape.
-#[derive(Debug)]
-pub enum Invocation {
-    CloudFormation(Box<CfnRequest>),
-    /// A CloudFormation request (it has `RequestType` and `ResponseURL`) that is malformed in
-    /// some other way. It still gets a FAILED answer, so the stack does not wait for an hour.
-    MalformedCloudFormation {
-        raw: Map<String, Value>,
-        problem: String,
-    },
-    EventBridge(Box<EventBridgeEvent<Value>>),
-    /// One step of a Secrets Manager rotation.
-    Rotation(RotationEvent),
-    /// Secrets Manager's `Secret Label Updated`, through EventBridge.
-    SecretLabelUpdated(LabelUpdated),
-    /// A batch of records from an SQS queue, each body a direct request.
-    Sqs(Box<SqsEvent>),
-    Direct(Value),
-}
-
-impl Invocation {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Invocation::CloudFormation(request) => cfn_kind(request),
-            Invocation::MalformedCloudFormation { .. } => "CloudFormation (malformed)",
-            Invocation::EventBridge(_) => "EventBridge",
-            Invocation::Rotation(_) => "rotation",
-            Invocation::SecretLabelUpdated(_) => "sync",
-            Invocation::Sqs(_) => "SQS",
-            Invocation::Direct(_) => "direct",
-        }
-    }
-
-    /// The properties the event carries, by shape.
-    pub fn properties(&self) -> Option<&Value> {
-        match self {
-            Invocation::CloudFormation(request) => resource_properties(request),
-            Invocation::MalformedCloudFormation { .. } => None,
-            Invocation::EventBridge(event) => Some(&event.detail),
-            Invocation::Rotation(_) | Invocation::SecretLabelUpdated(_) | Invocation::Sqs(_) => None,
-            Invocation::Direct(properties) => Some(properties),
-        }
-    }
-
-    /// Recognises the shape of `event`. CloudFormation and EventBridge are told apart by the
-    /// fields their envelopes always have; anything else that is a JSON object is a direct call.
-    pub fn recognise(event: Value) -> Result<Self, Error> {
-        let Value::Object(map) = event else {
-            return Err(Error::UnrecognisedEvent(format!(
-                "expected a JSON object, got {}",
-                type_name(&event)
-            )));
-        };
-        if map.contains_key("RequestType") && map.contains_key("ResponseURL") {
-            return Ok(
-                match serde_json::from_value::<CfnRequest>(Value::Object(map.clone())) {
-                    Ok(request) => Invocation::CloudFormation(Box::new(request)),
-                    Err(err) => Invocation::MalformedCloudFormation {
-                        raw: map,
-                        problem: describe_serde_error(&err),
-                    },
-                },
-            );
-        }
-        if map.contains_key("detail-type") && map.contains_key("detail") {
-            let event =
-                serde_json::from_value::<EventBridgeEvent<Value>>(Value::Object(map)).map_err(|err| {
-                    Error::UnrecognisedEvent(format!(
-                        "malformed EventBridge event: {}",
-                        describe_serde_error(&err)
-                    ))
-                })?;
-            return match LabelUpdated::recognise(&event) {
-                Some(update) => update.map(Invocation::SecretLabelUpdated),
-                None => Ok(Invocation::EventBridge(Box::new(event))),
-            };
-        }
-        if sqs::is_one(&map) {
-            return serde_json::from_value::<SqsEvent>(Value::Object(map))
-                .map(|event| Invocation::Sqs(Box::new(event)))
-                .map_err(|err| {
-                    Error::UnrecognisedEvent(format!("malformed SQS event: {}", describe_serde_error(&err)))
-                });
-        }
-        if RotationEvent::is_one(&map) {
-            return serde_json::from_value::<RotationEvent>(Value::Object(map))
-                .map(Invocation::Rotation)
-                .map_err(|err| {
-                    Error::UnrecognisedEvent(format!(
-                        "malformed Secrets Manager rotation event ({}); `Step` must be createSecret, \
-                         setSecret, testSecret or finishSecret, and `SecretId` and `ClientRequestToken` strings",
-                        describe_serde_error(&err)
-                    ))
-                });
-        }
-        if map.is_empty() {
-            return Err(Error::UnrecognisedEvent("the event is an empty object".into()));
-        }
-        Ok(Invocation::Direct(Value::Object(map)))
-    }
-}
-
-/// The `ResourceProperties` of any request type.
-pub fn resource_properties(request: &CfnRequest) -> Option<&Value> {
-    match request {
-        CloudFormationCustomResourceRequest::Create(r) => Some(&r.resource_properties),
-        CloudFormationCustomResourceRequest::Update(r) => Some(&r.resource_properties),
-        CloudFormationCustomResourceRequest::Delete(r) => Some(&r.resource_properties),
-        _ => None,
-    }
-}
-
-pub fn cfn_kind(request: &CfnRequest) -> &'static str {
-    match request {
-        CloudFormationCustomResourceRequest::Create(_) => "CloudFormation Create",
-        CloudFormationCustomResourceRequest::Update(_) => "CloudFormation Update",
-        CloudFormationCustomResourceRequest::Delete(_) => "CloudFormation Delete",
-        _ => "CloudFormation",
-    }
-}
-
-/// Serde's messages can quote the offending value; events carry no passwords, but the message is
-/// kept to its category and position all the same, since it ends up in a CloudFormation Reason.
-fn describe_serde_error(err: &serde_json::Error) -> String {
-    let text = err.to_string();
-    // "missing field `X`" and "unknown variant `X`, expected one of ..." name fields, not values.
-    if text.starts_with("missing field") || text.starts_with("unknown variant") {
-        text
-    } else {
-        format!("a field has the wrong type ({:?} error)", err.classify())
-    }
-}
-
-pub(crate) fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 /// A validated request: which user, which password reference, and how to set it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,33 +120,6 @@ impl SetPasswordRequest {
     }
 }
 
-/// Names of a JSON object's keys for a message: sorted, each at most 64 characters, at most 20
-/// of them. Keys, never values.
-pub(crate) fn list_keys(map: &Map<String, Value>) -> String {
-    const MAX_KEYS: usize = 20;
-    if map.is_empty() {
-        return "none".into();
-    }
-    let mut keys: Vec<&String> = map.keys().collect();
-    keys.sort();
-    let mut listed: Vec<String> = keys
-        .iter()
-        .take(MAX_KEYS)
-        .map(|k| format!("`{}`", truncate_chars(k, 64)))
-        .collect();
-    if keys.len() > MAX_KEYS {
-        listed.push(format!("and {} more", keys.len() - MAX_KEYS));
-    }
-    listed.join(", ")
-}
-
-fn truncate_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
 fn required_string(
     value: &Option<Value>,
     field: &'static str,
@@ -350,54 +169,6 @@ fn optional_string(
         ));
     }
     Ok(Some(text.clone()))
-}
-
-/// Cognito's pattern for a user pool id: `[\w-]+_[0-9a-zA-Z]+`, 1–55 characters.
-pub(crate) fn check_user_pool_id(id: &str) -> Result<(), Error> {
-    let problem = || {
-        Error::invalid(
-            "UserPoolId",
-            format!(
-                "must look like `us-east-1_AbC123xyz` (region, underscore, letters and digits; at most 55 \
-                 characters), got `{}`",
-                truncate_chars(id, 64)
-            ),
-        )
-    };
-    if id.len() > 55
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(problem());
-    }
-    match id.rfind('_') {
-        Some(at)
-            if at > 0 && at + 1 < id.len() && id[at + 1..].chars().all(|c| c.is_ascii_alphanumeric()) =>
-        {
-            Ok(())
-        }
-        _ => Err(problem()),
-    }
-}
-
-/// Cognito allows 1–128 characters of letters, marks, symbols, numbers and punctuation: no
-/// whitespace and no control characters.
-pub(crate) fn check_username(username: &str) -> Result<(), Error> {
-    let chars = username.chars().count();
-    if chars > 128 {
-        return Err(Error::invalid(
-            "Username",
-            format!("must be 1 to 128 characters long, got {chars}"),
-        ));
-    }
-    if let Some(bad) = username.chars().find(|c| c.is_whitespace()) {
-        return Err(Error::invalid(
-            "Username",
-            format!("must not contain whitespace (found U+{:04X})", bad as u32),
-        ));
-    }
-    Ok(())
 }
 
 /// A whole number of seconds, 0 to 900; CloudFormation passes it as a string.
@@ -667,41 +438,5 @@ mod tests {
                 "{bad}: {message}"
             );
         }
-    }
-
-    #[test]
-    fn shapes_are_recognised() {
-        let cfn = json!({
-            "RequestType": "Create", "ResponseURL": "http://127.0.0.1/x", "StackId": "s", "RequestId": "r",
-            "ResourceType": "Custom::CognitoUserPassword", "LogicalResourceId": "L", "ResourceProperties": {}
-        });
-        assert_eq!(
-            Invocation::recognise(cfn).unwrap().kind(),
-            "CloudFormation Create"
-        );
-        let eb = json!({"version": "0", "id": "1", "detail-type": "t", "source": "s", "account": "1",
-            "time": "2026-11-26T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
-        assert_eq!(Invocation::recognise(eb).unwrap().kind(), "EventBridge");
-        assert_eq!(
-            Invocation::recognise(json!({"UserPoolId": "x"})).unwrap().kind(),
-            "direct"
-        );
-        let broken_cfn = json!({"RequestType": "Create", "ResponseURL": "http://127.0.0.1/x"});
-        assert_eq!(
-            Invocation::recognise(broken_cfn).unwrap().kind(),
-            "CloudFormation (malformed)"
-        );
-        assert!(
-            Invocation::recognise(json!([1]))
-                .unwrap_err()
-                .to_string()
-                .contains("expected a JSON object, got an array")
-        );
-        assert!(
-            Invocation::recognise(json!({}))
-                .unwrap_err()
-                .to_string()
-                .contains("empty object")
-        );
     }
 }

@@ -1,22 +1,21 @@
-//! The Secrets Manager rotation function: the four steps Secrets Manager invokes for a user's JSON
-//! secret ([`UserSecret`]). Every step is safe to repeat (Secrets Manager retries a failed or
-//! interrupted rotation from its first step), and every failure is an invocation error that names
-//! the step, the secret and the fix, so that a password Cognito never got is never promoted.
+//! The rotation of a user's JSON secret ([`UserSecret`]): the four steps Secrets Manager invokes.
+//! Every step is safe to repeat (Secrets Manager retries a failed or interrupted rotation from its
+//! first step), and every failure names the step, the secret and the fix, so that a password
+//! Cognito never got is never promoted.
 
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::cognito::{self, MAX_PASSWORD_CHARS, SignIn};
+use crate::aws::clients::Clients;
+use crate::aws::cognito::{self, SignIn};
+use crate::aws::secrets::{self, AWSCURRENT, AWSPENDING, COGNITO_LABEL, Versions};
+use crate::core::contract::{MAX_PASSWORD_CHARS, check_password};
+use crate::core::held::{self, Held};
+use crate::core::password::PasswordRef;
+use crate::core::user_secret::UserSecret;
+use crate::core::user_wait::UserWait;
 use crate::error::Error;
-use crate::handler::{Clients, Settings};
-use crate::held::{self, Held};
-use crate::password::PasswordRef;
-use crate::secrets::{self, AWSCURRENT, AWSPENDING, COGNITO_LABEL, Versions};
-use crate::user_secret::UserSecret;
-use crate::user_wait::UserWait;
-
-/// The length of a generated password when the pool's policy asks for less.
-pub const DEFAULT_PASSWORD_LENGTH: u32 = 32;
+use crate::settings::Settings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Step {
@@ -41,38 +40,32 @@ impl Step {
     }
 }
 
-/// One step, as Secrets Manager invokes it. `RotationToken` (a credential) is not read at all.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct RotationEvent {
-    pub step: Step,
-    pub secret_id: String,
-    pub client_request_token: String,
-}
-
-impl RotationEvent {
-    /// A rotation event has these three keys; no other shape does.
-    pub fn is_one(map: &serde_json::Map<String, serde_json::Value>) -> bool {
-        ["Step", "SecretId", "ClientRequestToken"]
-            .iter()
-            .all(|key| map.contains_key(*key))
-    }
-}
-
-/// Runs one step; the `Ok` value says what it did, for the log and the return value.
-pub async fn rotate(clients: &Clients, settings: &Settings, event: &RotationEvent) -> Result<String, Error> {
-    run(clients, settings, event)
+/// Runs one `step` of the rotation of `secret_id` to version `token`; the `Ok` value says what
+/// it did, for the log and the return value.
+pub async fn rotate(
+    clients: &Clients,
+    settings: &Settings,
+    step: Step,
+    secret_id: &str,
+    token: &str,
+) -> Result<String, Error> {
+    run(clients, settings, step, secret_id, token)
         .await
         .map_err(|source| Error::RotationStep {
-            step: event.step.name(),
-            secret_id: event.secret_id.clone(),
+            step: step.name(),
+            secret_id: secret_id.to_owned(),
             source: Box::new(source),
         })
 }
 
-async fn run(clients: &Clients, settings: &Settings, event: &RotationEvent) -> Result<String, Error> {
-    let secrets_manager = &clients.secrets_manager_for(&event.secret_id);
-    let (secret_id, token) = (event.secret_id.as_str(), event.client_request_token.as_str());
+async fn run(
+    clients: &Clients,
+    settings: &Settings,
+    step: Step,
+    secret_id: &str,
+    token: &str,
+) -> Result<String, Error> {
+    let secrets_manager = &clients.secrets_manager_for(secret_id);
     let versions = secrets::describe(secrets_manager, secret_id).await?;
     // The checks of AWS's own rotation templates, before every step.
     let refuse = |problem: String| Error::NotRotatable {
@@ -107,7 +100,7 @@ async fn run(clients: &Clients, settings: &Settings, event: &RotationEvent) -> R
         token,
         versions,
     };
-    match event.step {
+    match step {
         Step::Create => rotation.create(settings.rotation_password_length).await,
         Step::Set => rotation.set().await,
         Step::Test => rotation.test().await,
@@ -138,7 +131,7 @@ impl Rotation<'_> {
         let length = setting.max(minimum).min(MAX_PASSWORD_CHARS as u32);
         let password =
             secrets::random_password(&self.clients.secrets_manager_for(self.secret_id), length).await?;
-        cognito::check_password(&self.source().source_name(), &password)?;
+        check_password(&self.source().source_name(), &password)?;
         secrets::put_pending(
             &self.clients.secrets_manager_for(self.secret_id),
             self.secret_id,

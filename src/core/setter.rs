@@ -8,11 +8,13 @@ use std::time::Duration;
 use secrecy::SecretString;
 use tokio::time::Instant;
 
-use crate::cognito;
-use crate::error::{AwsCall, Error};
-use crate::event::SetPasswordRequest;
-use crate::handler::Clients;
-use crate::user_wait::UserWait;
+use crate::aws::clients::Clients;
+use crate::aws::cognito::{self, NewPassword};
+use crate::core::contract::check_password;
+use crate::core::deadline::within;
+use crate::core::request::SetPasswordRequest;
+use crate::core::user_wait::UserWait;
+use crate::error::Error;
 
 /// Kept back from the deadline for a call that starts in the last rate-limited slot.
 const LAST_SLOT_MARGIN: Duration = Duration::from_secs(1);
@@ -71,7 +73,9 @@ pub async fn resolve(
     within(
         deadline,
         request.password.call(),
-        request.password.resolve(&clients.stores_for(&request.password)),
+        request
+            .password
+            .resolve(&clients.stores_for(request.password.id())),
     )
     .await
 }
@@ -97,26 +101,32 @@ pub async fn apply(
         }
         within(
             deadline,
-            cognito::call(request),
-            cognito::set_password(&clients.cognito_for(&request.user_pool_id), request, password),
+            cognito::set_password_call(&request.user_pool_id),
+            set_in_cognito(clients, request, password),
         )
         .await
     })
     .await
 }
 
-/// Runs one AWS call until `deadline`; past it, the call is reported by name.
-pub async fn within<T>(
-    deadline: Instant,
-    call: AwsCall,
-    work: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    tokio::time::timeout_at(deadline, work)
-        .await
-        .map_err(|_| Error::Timeout {
-            call,
-            detail: "no answer before the invocation's deadline".into(),
-        })?
+/// Checks the value against the API's contract, then sets it: the one call that changes a
+/// password, for every way in, rotation and sync included.
+pub async fn set_in_cognito(
+    clients: &Clients,
+    request: &SetPasswordRequest,
+    password: &SecretString,
+) -> Result<(), Error> {
+    let source_detail = request.password.source_name();
+    check_password(&source_detail, password)?;
+    let new = NewPassword {
+        user_pool_id: &request.user_pool_id,
+        username: &request.username,
+        password,
+        permanent: request.permanent,
+        source: &request.password.to_string(),
+        source_detail: &source_detail,
+    };
+    cognito::set_password(&clients.cognito_for(&request.user_pool_id), &new).await
 }
 
 #[cfg(test)]

@@ -1,0 +1,54 @@
+//! An EventBridge rule (`source: cognito-set-password`, or any event a rule forwards): the
+//! properties are the event's `detail`, answered as a direct invocation is.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::inbound::direct;
+use crate::inbound::invocation::{Invocation, describe_serde_error};
+
+/// An EventBridge envelope always has `detail-type` and `detail`.
+pub fn recognises(event: &Map<String, Value>) -> bool {
+    event.contains_key("detail-type") && event.contains_key("detail")
+}
+
+/// Reads the envelope; a malformed one names what is wrong with it.
+pub fn parse(event: Map<String, Value>) -> Result<EventBridgeEvent<Value>, Error> {
+    serde_json::from_value::<EventBridgeEvent<Value>>(Value::Object(event)).map_err(|err| {
+        Error::UnrecognisedEvent(format!(
+            "malformed EventBridge event: {}",
+            describe_serde_error(&err)
+        ))
+    })
+}
+
+pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> Result<Value, Error> {
+    let event = parse(event).map_err(|err| invocation.unrecognised(err))?;
+    direct::answer(invocation, &event.detail, "EventBridge").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_envelope_is_recognised_and_read() {
+        let event = json!({"version": "0", "id": "1", "detail-type": "t", "source": "s", "account": "1",
+            "time": "2026-11-26T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+        let event = event.as_object().unwrap().clone();
+        assert!(recognises(&event));
+        assert_eq!(parse(event).unwrap().detail_type, "t");
+        let broken = json!({"detail-type": 5, "detail": {}})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert!(
+            parse(broken)
+                .unwrap_err()
+                .to_string()
+                .contains("malformed EventBridge event")
+        );
+    }
+}

@@ -1,0 +1,161 @@
+//! What every way in is handed (the clients, the settings, the invocation's context and
+//! deadlines), the calls they share, and one log line per outcome, with what an operator searches
+//! logs by.
+
+use lambda_runtime::Context;
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::aws::clients::Clients;
+use crate::core::bulk::{self, Summary, UserOutcome};
+use crate::core::deadline::Deadlines;
+use crate::core::fields::type_name;
+use crate::core::request::SetPasswordRequest;
+use crate::core::setter;
+use crate::core::users::UserList;
+use crate::error::Error;
+use crate::settings::Settings;
+
+/// What a Delete answers: there is nothing to undo, a password cannot be "unset".
+pub const NOTHING_TO_DELETE: &str = "nothing to delete: the user and password are left as they are";
+
+/// One invocation, as a way in works on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    pub clients: &'a Clients,
+    pub settings: &'a Settings,
+    pub context: &'a Context,
+    pub deadlines: Deadlines,
+}
+
+impl<'a> Invocation<'a> {
+    pub fn new(clients: &'a Clients, settings: &'a Settings, context: &'a Context) -> Self {
+        Invocation {
+            clients,
+            settings,
+            context,
+            deadlines: Deadlines::of(context, settings.response_margin),
+        }
+    }
+
+    /// Resolves the password reference and sets it, within the deadline.
+    pub async fn set_password(&self, request: &SetPasswordRequest) -> Result<(), Error> {
+        if self.settings.panic_for_username.as_deref() == Some(request.username.as_str()) {
+            panic!("injected panic: TEST_PANIC_FOR_USERNAME names this user");
+        }
+        setter::set_password(self.clients, request, self.deadlines.work, None).await
+    }
+
+    /// Runs a `Users` list at its rate, and logs the outcome (see [`Invocation::log_many`]).
+    pub async fn run_many(&self, list: &UserList, kind: &'static str) -> (Summary, Vec<UserOutcome>) {
+        let started = Instant::now();
+        let outcomes = bulk::run(self.clients, list, self.rate_of(list), self.deadlines.work).await;
+        (self.log_many(list, kind, started, &outcomes), outcomes)
+    }
+
+    /// The request's own `MaxCallsPerSecond`, else the setting's.
+    pub fn rate_of(&self, list: &UserList) -> f64 {
+        list.max_calls_per_second
+            .unwrap_or(self.settings.max_calls_per_second)
+    }
+
+    /// Logs what became of a list: one line for the whole, and one for each user not set.
+    pub fn log_many(
+        &self,
+        list: &UserList,
+        kind: &'static str,
+        started: Instant,
+        outcomes: &[UserOutcome],
+    ) -> Summary {
+        let summary = Summary::of(outcomes);
+        let request_id = &self.context.request_id;
+        for line in &summary.not_set {
+            tracing::error!(request_id = %request_id, event_kind = kind, user_pool_id = %list.user_pool_id, user = %line, "a user of the list was not set");
+        }
+        tracing::info!(
+            request_id = %request_id, event_kind = kind, user_pool_id = %list.user_pool_id,
+            users = summary.total, set = summary.set, not_set = summary.not_set.len(), max_calls_per_second = self.rate_of(list),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            result = if summary.not_set.is_empty() { "SUCCESS" } else { "FAILED" },
+            "users list handled"
+        );
+        summary
+    }
+
+    /// An event that its way in cannot read: logged, and the error is the answer.
+    pub fn unrecognised(&self, err: Error) -> Error {
+        tracing::error!(request_id = %self.context.request_id, event_kind = "unrecognised", result = "FAILED", error = %err);
+        err
+    }
+
+    /// One line per outcome of one request.
+    pub fn log_outcome(
+        &self,
+        kind: &str,
+        request: Option<&SetPasswordRequest>,
+        result: Result<&str, &Error>,
+    ) {
+        let pool = request.map(|r| r.user_pool_id.as_str()).unwrap_or("-");
+        let user = request.map(|r| r.username.as_str()).unwrap_or("-");
+        let request_id = &self.context.request_id;
+        match result {
+            Ok(result) => tracing::info!(
+                request_id = %request_id, event_kind = kind, user_pool_id = pool, username = user,
+                permanent = request.map(|r| r.permanent), result, "password request handled"
+            ),
+            Err(err) => tracing::error!(
+                request_id = %request_id, event_kind = kind, user_pool_id = pool, username = user,
+                result = "FAILED", retryable = err.is_retryable(), error = %err, "password request failed"
+            ),
+        }
+    }
+}
+
+/// The event as a JSON object: every shape is one, and an empty one is no request at all.
+pub fn object(event: Value) -> Result<Map<String, Value>, Error> {
+    match event {
+        Value::Object(map) if map.is_empty() => {
+            Err(Error::UnrecognisedEvent("the event is an empty object".into()))
+        }
+        Value::Object(map) => Ok(map),
+        other => Err(Error::UnrecognisedEvent(format!(
+            "expected a JSON object, got {}",
+            type_name(&other)
+        ))),
+    }
+}
+
+/// Serde's messages can quote the offending value; events carry no passwords, but the message is
+/// kept to its category and position all the same, since it ends up in a CloudFormation Reason.
+pub fn describe_serde_error(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    // "missing field `X`" and "unknown variant `X`, expected one of ..." name fields, not values.
+    if text.starts_with("missing field") || text.starts_with("unknown variant") {
+        text
+    } else {
+        format!("a field has the wrong type ({:?} error)", err.classify())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_event_must_be_a_json_object_with_something_in_it() {
+        assert!(object(json!({"UserPoolId": "x"})).is_ok());
+        assert!(
+            object(json!([1]))
+                .unwrap_err()
+                .to_string()
+                .contains("expected a JSON object, got an array")
+        );
+        assert!(
+            object(json!({}))
+                .unwrap_err()
+                .to_string()
+                .contains("empty object")
+        );
+    }
+}
