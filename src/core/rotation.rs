@@ -49,63 +49,55 @@ pub async fn rotate(
     secret_id: &str,
     token: &str,
 ) -> Result<String, Error> {
-    run(clients, settings, step, secret_id, token)
-        .await
-        .map_err(|source| Error::RotationStep {
-            step: step.name(),
+    async {
+        let secrets_manager = &clients.secrets_manager_for(secret_id);
+        let versions = secrets::describe(secrets_manager, secret_id).await?;
+        // The checks of AWS's own rotation templates, before every step.
+        let refuse = |problem: String| Error::NotRotatable {
             secret_id: secret_id.to_owned(),
-            source: Box::new(source),
-        })
-}
-
-async fn run(
-    clients: &Clients,
-    settings: &Settings,
-    step: Step,
-    secret_id: &str,
-    token: &str,
-) -> Result<String, Error> {
-    let secrets_manager = &clients.secrets_manager_for(secret_id);
-    let versions = secrets::describe(secrets_manager, secret_id).await?;
-    // The checks of AWS's own rotation templates, before every step.
-    let refuse = |problem: String| Error::NotRotatable {
+            problem,
+        };
+        if !versions.rotation_enabled {
+            return Err(refuse(
+                "rotation is not enabled for it; turn it on with `aws secretsmanager rotate-secret` \
+                 or an `AWS::SecretsManager::RotationSchedule`"
+                    .into(),
+            ));
+        }
+        if !versions.exists(token) {
+            return Err(refuse(format!(
+                "the ClientRequestToken `{token}` is not a version of it; rotations are started by \
+                 Secrets Manager (`rotate-secret`), which creates that version first"
+            )));
+        }
+        if versions.has_label(token, AWSCURRENT) {
+            return Ok(format!("nothing to do: version `{token}` is already AWSCURRENT"));
+        }
+        if !versions.has_label(token, AWSPENDING) {
+            return Err(refuse(format!(
+                "version `{token}` is not staged AWSPENDING; another rotation may have replaced it: \
+                 start a new rotation with `aws secretsmanager rotate-secret`"
+            )));
+        }
+        let rotation = Rotation {
+            clients,
+            secret_id,
+            token,
+            versions,
+        };
+        match step {
+            Step::Create => rotation.create(settings.rotation_password_length).await,
+            Step::Set => rotation.set().await,
+            Step::Test => rotation.test().await,
+            Step::Finish => rotation.finish().await,
+        }
+    }
+    .await
+    .map_err(|source| Error::RotationStep {
+        step: step.name(),
         secret_id: secret_id.to_owned(),
-        problem,
-    };
-    if !versions.rotation_enabled {
-        return Err(refuse(
-            "rotation is not enabled for it; turn it on with `aws secretsmanager rotate-secret` \
-             or an `AWS::SecretsManager::RotationSchedule`"
-                .into(),
-        ));
-    }
-    if !versions.exists(token) {
-        return Err(refuse(format!(
-            "the ClientRequestToken `{token}` is not a version of it; rotations are started by \
-             Secrets Manager (`rotate-secret`), which creates that version first"
-        )));
-    }
-    if versions.has_label(token, AWSCURRENT) {
-        return Ok(format!("nothing to do: version `{token}` is already AWSCURRENT"));
-    }
-    if !versions.has_label(token, AWSPENDING) {
-        return Err(refuse(format!(
-            "version `{token}` is not staged AWSPENDING; another rotation may have replaced it: \
-             start a new rotation with `aws secretsmanager rotate-secret`"
-        )));
-    }
-    let rotation = Rotation {
-        clients,
-        secret_id,
-        token,
-        versions,
-    };
-    match step {
-        Step::Create => rotation.create(settings.rotation_password_length).await,
-        Step::Set => rotation.set().await,
-        Step::Test => rotation.test().await,
-        Step::Finish => rotation.finish().await,
-    }
+        source: Box::new(source),
+    })
 }
 
 struct Rotation<'a> {

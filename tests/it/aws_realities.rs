@@ -15,25 +15,13 @@ use crate::support::http::{Reply, ResponseUrl};
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy};
 use crate::support::runtime::json_function;
-use crate::support::{context, function_at};
-
-/// A user and a secret holding a strong password for them.
-async fn user_and_secret(aws: &Aws) -> (crate::support::aws::Pool, String, String, String) {
-    let pool = aws.pool().await;
-    let user = unique("lee");
-    aws.user(&pool, &user).await;
-    let password = strong_password();
-    let secret = unique("realities/lee");
-    aws.secret(&secret, &password).await;
-    (pool, user, secret, password)
-}
+use crate::support::{context, function_behind_proxy};
 
 #[tokio::test]
 async fn a_reused_password_names_the_history_setting_and_a_rollback_says_how_to_recover() {
     let aws = Aws::moto().await;
-    let (pool, user, secret, _) = user_and_secret(&aws).await;
-    let proxy = FaultProxy::start(moto::endpoint());
-    let function = function_at(&proxy.endpoint, Default::default()).await;
+    let (pool, user, secret, _) = aws.seeded("lee").await;
+    let (proxy, function) = function_behind_proxy().await;
     let code = "PasswordHistoryPolicyViolationException";
     proxy.always("AdminSetUserPassword", Fault::AwsError { status: 400, code });
 
@@ -52,7 +40,7 @@ async fn a_reused_password_names_the_history_setting_and_a_rollback_says_how_to_
         .await
         .unwrap();
     // THEN FAILED, naming the pool's history setting and the exact way out of UPDATE_ROLLBACK_FAILED
-    let reason = cfn.requests()[0].json()["Reason"].as_str().unwrap().to_owned();
+    let reason = cfn.reason();
     assert!(
         reason.contains(&format!(
             "user pool `{}` refused the password from Secrets Manager secret `{secret}` because it was used before",
@@ -86,19 +74,14 @@ async fn a_reused_password_names_the_history_setting_and_a_rollback_says_how_to_
 async fn a_pool_and_secrets_in_another_region_are_used_there() {
     // GIVEN a pool, a user, a secret and a parameter in eu-west-1; the function runs in us-east-1
     let eu = Aws::in_region("eu-west-1").await;
-    let (pool, user, _, _) = user_and_secret(&eu).await;
+    let (pool, user, _, _) = eu.seeded("lee").await;
     assert!(pool.id.starts_with("eu-west-1_"), "{}", pool.id);
     let password = strong_password();
     let secret_arn = eu.secret(&unique("realities/eu"), &password).await;
     assert!(secret_arn.contains(":eu-west-1:"), "{secret_arn}");
     let parameter = format!("/{}", unique("realities/eu"));
     let parameter_password = strong_password();
-    eu.parameter(
-        &parameter,
-        &parameter_password,
-        aws_sdk_ssm::types::ParameterType::SecureString,
-    )
-    .await;
+    eu.secure_parameter(&parameter, &parameter_password).await;
     let parameter_arn = format!("arn:aws:ssm:eu-west-1:123456789012:parameter{parameter}");
     let function = crate::support::function().await;
 
@@ -129,16 +112,9 @@ async fn a_pool_and_secrets_in_another_region_are_used_there() {
 #[tokio::test]
 async fn a_replica_region_of_a_multi_region_pool_is_named() {
     let aws = Aws::moto().await;
-    let (pool, user, secret, _) = user_and_secret(&aws).await;
-    let proxy = FaultProxy::start(moto::endpoint());
-    let function = function_at(&proxy.endpoint, Default::default()).await;
-    proxy.always(
-        "AdminSetUserPassword",
-        Fault::AwsError {
-            status: 400,
-            code: "OperationNotEnabledException",
-        },
-    );
+    let (pool, user, secret, _) = aws.seeded("lee").await;
+    let (proxy, function) = function_behind_proxy().await;
+    proxy.always("AdminSetUserPassword", Fault::aws("OperationNotEnabledException"));
     let message = function
         .handle(LambdaEvent::new(
             json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret}),
@@ -159,17 +135,9 @@ async fn a_replica_region_of_a_multi_region_pool_is_named() {
 #[tokio::test]
 async fn access_denied_while_iam_propagates_is_retried_on_create() {
     let aws = Aws::moto().await;
-    let (pool, user, secret, password) = user_and_secret(&aws).await;
-    let proxy = FaultProxy::start(moto::endpoint());
-    let function = function_at(&proxy.endpoint, Default::default()).await;
-    proxy.fail(
-        "GetSecretValue",
-        Fault::AwsError {
-            status: 400,
-            code: "AccessDeniedException",
-        },
-        2,
-    );
+    let (pool, user, secret, password) = aws.seeded("lee").await;
+    let (proxy, function) = function_behind_proxy().await;
+    proxy.fail("GetSecretValue", Fault::aws("AccessDeniedException"), 2);
     let cfn = ResponseUrl::start();
     let create = cfn_request(
         "Create",
@@ -190,14 +158,7 @@ async fn access_denied_while_iam_propagates_is_retried_on_create() {
     assert_eq!(aws.login(&pool, &user, &password).await, Login::Authenticated);
 
     // A direct call is not a stack creating its own role: denied is final at once
-    proxy.fail(
-        "GetSecretValue",
-        Fault::AwsError {
-            status: 400,
-            code: "AccessDeniedException",
-        },
-        1,
-    );
+    proxy.fail("GetSecretValue", Fault::aws("AccessDeniedException"), 1);
     let before = proxy.calls("GetSecretValue");
     let denied = function
         .handle(LambdaEvent::new(
@@ -222,7 +183,7 @@ fn amz_date(ago: Duration) -> String {
 #[tokio::test]
 async fn a_response_that_can_never_be_delivered_is_not_retried_by_lambda() {
     let aws = Aws::moto().await;
-    let (pool, user, secret, _) = user_and_secret(&aws).await;
+    let (pool, user, secret, _) = aws.seeded("lee").await;
     let proxy = FaultProxy::start(moto::endpoint());
     let (runtime, _process) = json_function(proxy.endpoint.as_str(), &[]);
     let props = json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret});
@@ -277,7 +238,7 @@ async fn the_response_goes_through_the_proxy_the_environment_names_as_the_sdk_ca
     // GIVEN a function whose only way out is an HTTP proxy (a VPC without a NAT gateway), with
     // AWS's endpoint exempted by NO_PROXY as a VPC endpoint would be
     let aws = Aws::moto().await;
-    let (pool, user, secret, password) = user_and_secret(&aws).await;
+    let (pool, user, secret, password) = aws.seeded("lee").await;
     let outbound_proxy = ResponseUrl::start();
     let proxy_address = outbound_proxy
         .url

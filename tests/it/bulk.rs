@@ -11,7 +11,7 @@ use crate::support::http::ResponseUrl;
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy};
 use crate::support::runtime::json_function;
-use crate::support::{context, function_at};
+use crate::support::{context, function_at, function_behind_proxy};
 
 /// `count` users of `pool`, each with a secret holding a password: (username, secret, password).
 async fn users_with_secrets(aws: &Aws, pool: &Pool, count: usize) -> Vec<(String, String, String)> {
@@ -50,8 +50,7 @@ async fn two_hundred_users_in_one_list_all_sign_in_and_one_bad_reference_is_name
     let aws = Aws::moto().await;
     let pool = aws.pool().await;
     let users = users_with_secrets(&aws, &pool, 200).await;
-    let proxy = FaultProxy::start(moto::endpoint());
-    let function = function_at(&proxy.endpoint, Default::default()).await;
+    let (proxy, function) = function_behind_proxy().await;
 
     // WHEN 200 users arrive in one direct call, with the rate limit lifted
     let request = json!({"UserPoolId": pool.id, "MaxCallsPerSecond": 1000, "Users": entries(&users)});
@@ -148,8 +147,7 @@ async fn an_entry_that_pins_a_version_gets_that_version_not_the_batchs_current_o
 async fn invalid_entries_are_all_named_and_nothing_is_called() {
     let aws = Aws::moto().await;
     let pool = aws.pool().await;
-    let proxy = FaultProxy::start(moto::endpoint());
-    let function = function_at(&proxy.endpoint, Default::default()).await;
+    let (proxy, function) = function_behind_proxy().await;
     let request = json!({"UserPoolId": pool.id, "Users": [
         {"Username": "a", "PasswordSecretId": "s/a"},
         {"Username": "a", "PasswordSecretId": "s/b"},
@@ -180,8 +178,7 @@ async fn the_rate_limit_is_held_and_the_deadline_leaves_no_user_unaccounted_for(
     let aws = Aws::moto().await;
     let pool = aws.pool().await;
     let users = users_with_secrets(&aws, &pool, 40).await;
-    let proxy = FaultProxy::start(moto::endpoint());
-    let function = function_at(&proxy.endpoint, Default::default()).await;
+    let (proxy, function) = function_behind_proxy().await;
 
     // WHEN 40 users are set at 20 calls per second
     let request = json!({"UserPoolId": pool.id, "MaxCallsPerSecond": "20", "Users": entries(&users)});
@@ -306,12 +303,8 @@ async fn a_stack_retries_only_the_users_denied_while_iam_propagates() {
     let aws = Aws::moto().await;
     let pool = aws.pool().await;
     let users = users_with_secrets(&aws, &pool, 3).await;
-    let proxy = FaultProxy::start(moto::endpoint());
-    let function = function_at(&proxy.endpoint, Default::default()).await;
-    let denied = Fault::AwsError {
-        status: 400,
-        code: "AccessDeniedException",
-    };
+    let (proxy, function) = function_behind_proxy().await;
+    let denied = Fault::aws("AccessDeniedException");
 
     // WHEN a stack's Create of a Users list is denied for two of its three users (the role's
     // policy is still propagating)

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_ssm::types::ParameterType;
 use serde_json::{Value, json};
 
 use crate::support::aws::{Aws, Login, Pool, cfn_request, strong_password, unique};
@@ -59,12 +58,7 @@ struct Given {
 /// GIVEN a pool with a strict policy, a user as CloudFormation creates it, and a secret.
 async fn given_user_and_secret(secret_value: impl FnOnce(&str) -> String) -> (Given, String) {
     let aws = Aws::moto().await;
-    let pool = aws.pool().await;
-    let user = unique("alice");
-    aws.user(&pool, &user).await;
-    let password = strong_password();
-    let secret_id = unique("app/alice");
-    aws.secret(&secret_id, &secret_value(&password)).await;
+    let (pool, user, secret_id, password) = aws.seeded_with("alice", secret_value).await;
     let given = Given {
         aws,
         pool,
@@ -243,12 +237,10 @@ async fn secret_version_stage_and_version_id_pick_the_version() {
 #[tokio::test]
 async fn create_from_an_ssm_securestring_parameter() {
     let aws = Aws::moto().await;
-    let pool = aws.pool().await;
-    let user = unique("bob");
-    aws.user(&pool, &user).await;
+    let (pool, user) = aws.pool_with_user("bob").await;
     let password = strong_password();
     let name = format!("/{}/password", unique("app"));
-    aws.parameter(&name, &password, ParameterType::SecureString).await;
+    aws.secure_parameter(&name, &password).await;
     let cfn = ResponseUrl::start();
 
     let request = cfn_request(

@@ -15,21 +15,14 @@ async fn a_value_cognito_would_refuse_is_named_and_never_sent() {
     // GIVEN a user, and three values Cognito's API refuses: a secret saved from a file (trailing
     // newline), a parameter with a space inside, and 257 characters
     let aws = Aws::moto().await;
-    let pool = aws.pool().await;
-    let user = unique("ivan");
-    aws.user(&pool, &user).await;
+    let (pool, user) = aws.pool_with_user("ivan").await;
     let with_newline = "Fr0m-A-File!Passw0rd\n";
     let newline_secret = unique("contract/newline");
     aws.secret(&newline_secret, &json!({"password": with_newline}).to_string())
         .await;
     let with_space = "Tw0 Words!Passw0rd";
     let space_parameter = format!("/{}", unique("contract"));
-    aws.parameter(
-        &space_parameter,
-        with_space,
-        aws_sdk_ssm::types::ParameterType::SecureString,
-    )
-    .await;
+    aws.secure_parameter(&space_parameter, with_space).await;
     let too_long = format!("L0ng!{}", "abcdefgh".repeat(32)); // 261 characters
     let long_secret = unique("contract/long");
     aws.secret(&long_secret, &too_long).await;

@@ -9,12 +9,7 @@ use crate::support::{function, invoke};
 #[tokio::test]
 async fn eventbridge_detail_sets_the_password() {
     let aws = Aws::moto().await;
-    let pool = aws.pool().await;
-    let user = unique("dave");
-    aws.user(&pool, &user).await;
-    let password = strong_password();
-    let secret = unique("eb/dave");
-    aws.secret(&secret, &password).await;
+    let (pool, user, secret, password) = aws.seeded("dave").await;
 
     let event =
         eventbridge_event(json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret}));
@@ -31,13 +26,7 @@ async fn eventbridge_detail_sets_the_password() {
 #[tokio::test]
 async fn direct_invocation_sets_a_temporary_password() {
     let aws = Aws::moto().await;
-    let pool = aws.pool().await;
-    let user = unique("erin");
-    aws.user(&pool, &user).await;
-    let password = strong_password();
-    let secret = unique("direct/erin");
-    aws.secret(&secret, &json!({"password": password}).to_string())
-        .await;
+    let (pool, user, secret, password) = aws.seeded_json("erin").await;
 
     let event =
         json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret, "Permanent": false});

@@ -50,12 +50,7 @@ impl World {
             &json!({"username": "alice", "password": alice_password}).to_string(),
         )
         .await;
-        aws.parameter(
-            &rotated_parameter,
-            &alice_rotated,
-            aws_sdk_ssm::types::ParameterType::SecureString,
-        )
-        .await;
+        aws.secure_parameter(&rotated_parameter, &alice_rotated).await;
         aws.secret(&bob_secret, &bob_password).await;
         World {
             names: vec![
@@ -204,9 +199,7 @@ async fn every_sample_event_runs_as_its_note_says() {
 #[tokio::test]
 async fn the_deadline_the_rie_enforces_is_honoured_when_cognito_hangs() {
     let aws = Aws::moto().await;
-    let pool = aws.pool().await;
-    let user = unique("ivan");
-    aws.user(&pool, &user).await;
+    let (pool, user) = aws.pool_with_user("ivan").await;
     let secret = unique("deadline/ivan");
     aws.secret(&secret, &strong_password()).await;
     let proxy = FaultProxy::start(moto::endpoint());

@@ -177,12 +177,7 @@ async fn unicode_usernames_work_end_to_end() {
 #[tokio::test]
 async fn a_panic_is_still_answered_and_the_process_keeps_serving() {
     let aws = Aws::moto().await;
-    let pool = aws.pool().await;
-    let user = unique("grace");
-    aws.user(&pool, &user).await;
-    let password = strong_password();
-    let secret = unique("panic/grace");
-    aws.secret(&secret, &password).await;
+    let (pool, user, secret, password) = aws.seeded("grace").await;
     let (runtime, mut process) = start(&[("TEST_PANIC_FOR_USERNAME", "boom")]);
     let runtime = std::sync::Arc::new(runtime);
 

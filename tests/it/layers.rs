@@ -643,56 +643,37 @@ fn an_upward_use_line_is_named_with_file_line_and_layers() {
 }
 
 #[test]
-fn an_upward_path_in_an_expression_is_found() {
-    let found = one_violation(&[(
-        "src/aws/cognito.rs",
-        "fn f() {\n    let _ = crate::core::request::Request;\n}\n",
-    )]);
-    assert!(
-        found.starts_with(
-            "src/aws/cognito.rs:2: crate::aws::cognito (aws) depends on crate::core::request (core)"
+fn an_upward_dependency_is_found_in_every_form_it_takes() {
+    let setter_on_direct = "crate::core::setter (core) depends on crate::inbound::direct (inbound)";
+    for (form, file, text, found) in [
+        (
+            "a path in an expression",
+            "src/aws/cognito.rs",
+            "fn f() {\n    let _ = crate::core::request::Request;\n}\n",
+            "src/aws/cognito.rs:2: crate::aws::cognito (aws) depends on crate::core::request (core)",
         ),
-        "{found}"
-    );
-}
-
-#[test]
-fn an_upward_path_in_a_type_is_found() {
-    let found = one_violation(&[(
-        "src/core/setter.rs",
-        "pub fn f(_: &crate::inbound::direct::Way) {}\n",
-    )]);
-    assert!(
-        found.starts_with(
-            "src/core/setter.rs:1: crate::core::setter (core) depends on crate::inbound::direct (inbound)"
+        (
+            "a path in a type",
+            "src/core/setter.rs",
+            "pub fn f(_: &crate::inbound::direct::Way) {}\n",
+            &format!("src/core/setter.rs:1: {setter_on_direct}"),
         ),
-        "{found}"
-    );
-}
-
-#[test]
-fn an_upward_super_path_is_found() {
-    let found = one_violation(&[(
-        "src/core/setter.rs",
-        "\n\nuse super::super::inbound::direct::Way;\n",
-    )]);
-    assert!(
-        found.starts_with(
-            "src/core/setter.rs:3: crate::core::setter (core) depends on crate::inbound::direct (inbound)"
+        (
+            "a super:: path",
+            "src/core/setter.rs",
+            "\n\nuse super::super::inbound::direct::Way;\n",
+            &format!("src/core/setter.rs:3: {setter_on_direct}"),
         ),
-        "{found}"
-    );
-}
-
-#[test]
-fn a_re_export_through_lib_counts_as_its_owner() {
-    let found = one_violation(&[("src/core/setter.rs", "use crate::Way;\n")]);
-    assert!(
-        found.starts_with(
-            "src/core/setter.rs:1: crate::core::setter (core) depends on crate::inbound::direct (inbound)"
+        (
+            "a re-export through lib.rs",
+            "src/core/setter.rs",
+            "use crate::Way;\n",
+            &format!("src/core/setter.rs:1: {setter_on_direct}"),
         ),
-        "{found}"
-    );
+    ] {
+        let violation = one_violation(&[(file, text)]);
+        assert!(violation.starts_with(found), "{form}: {violation}");
+    }
 }
 
 #[test]

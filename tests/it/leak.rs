@@ -20,9 +20,7 @@ const KNOWN_WEAK: &str = "known-weak-password";
 #[tokio::test]
 async fn no_failure_path_leaks_the_password_anywhere() {
     let aws = Aws::moto().await;
-    let pool = aws.pool().await;
-    let user = unique("heidi");
-    aws.user(&pool, &user).await;
+    let (pool, user) = aws.pool_with_user("heidi").await;
     let strong = unique("leak/strong");
     aws.secret(
         &strong,
@@ -32,12 +30,7 @@ async fn no_failure_path_leaks_the_password_anywhere() {
     let weak = unique("leak/weak");
     aws.secret(&weak, KNOWN_WEAK).await;
     let weak_parameter = format!("/{}", unique("leak"));
-    aws.parameter(
-        &weak_parameter,
-        KNOWN_WEAK,
-        aws_sdk_ssm::types::ParameterType::SecureString,
-    )
-    .await;
+    aws.secure_parameter(&weak_parameter, KNOWN_WEAK).await;
 
     let proxy = FaultProxy::start(moto::endpoint());
     let runtime = Arc::new(RuntimeApi::start());
@@ -68,14 +61,7 @@ async fn no_failure_path_leaks_the_password_anywhere() {
     let short = Duration::from_secs(5);
 
     // Throttled four times, then success.
-    proxy.fail(
-        "AdminSetUserPassword",
-        Fault::AwsError {
-            status: 400,
-            code: "TooManyRequestsException",
-        },
-        4,
-    );
+    proxy.fail("AdminSetUserPassword", Fault::aws("TooManyRequestsException"), 4);
     let cfn = ResponseUrl::start();
     run(cfn_request("Create", &cfn.url, props(&user, &strong)), &cfn, long).await;
     assert_eq!(
@@ -92,32 +78,15 @@ async fn no_failure_path_leaks_the_password_anywhere() {
     ghost["WaitForUserSeconds"] = json!(2);
     run(cfn_request("Create", &cfn.url, ghost), &cfn, long).await;
     // Access denied.
-    proxy.fail(
-        "AdminSetUserPassword",
-        Fault::AwsError {
-            status: 400,
-            code: "AccessDeniedException",
-        },
-        1,
-    );
+    proxy.fail("AdminSetUserPassword", Fault::aws("AccessDeniedException"), 1);
     let cfn = ResponseUrl::start();
     run(cfn_request("Create", &cfn.url, props(&user, &strong)), &cfn, long).await;
     // A 5xx that is retried, and an invalid-parameter error that is not.
     proxy.fail("AdminSetUserPassword", Fault::Status(503), 1);
-    proxy.fail(
-        "AdminSetUserPassword",
-        Fault::AwsError {
-            status: 400,
-            code: "InvalidParameterException",
-        },
-        1,
-    );
+    proxy.fail("AdminSetUserPassword", Fault::aws("InvalidParameterException"), 1);
     let cfn = ResponseUrl::start();
     run(cfn_request("Create", &cfn.url, props(&user, &strong)), &cfn, long).await;
-    let reason = cfn.requests()[0].json()["Reason"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let reason = cfn.reason();
     assert!(
         reason.contains("InvalidParameterException: injected by the test proxy"),
         "{reason}"
@@ -125,36 +94,24 @@ async fn no_failure_path_leaks_the_password_anywhere() {
     // Errors whose message quotes the request, password and all: the message is withheld.
     proxy.fail(
         "AdminSetUserPassword",
-        Fault::AwsErrorQuotingRequest {
-            status: 400,
-            code: "InvalidParameterException",
-        },
+        Fault::quoting_request("InvalidParameterException"),
         1,
     );
     let cfn = ResponseUrl::start();
     run(cfn_request("Create", &cfn.url, props(&user, &strong)), &cfn, long).await;
-    let reason = cfn.requests()[0].json()["Reason"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let reason = cfn.reason();
     assert!(
         reason.contains("the service's message was withheld because it quoted the password"),
         "{reason}"
     );
     proxy.fail(
         "AdminSetUserPassword",
-        Fault::AwsErrorQuotingRequest {
-            status: 400,
-            code: "InvalidPasswordException",
-        },
+        Fault::quoting_request("InvalidPasswordException"),
         1,
     );
     let cfn = ResponseUrl::start();
     run(cfn_request("Create", &cfn.url, props(&user, &strong)), &cfn, long).await;
-    let reason = cfn.requests()[0].json()["Reason"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let reason = cfn.reason();
     assert!(
         reason.contains("does not meet the password policy") && reason.contains("(rejected by the policy)"),
         "{reason}"
@@ -210,14 +167,7 @@ async fn no_failure_path_leaks_the_password_anywhere() {
     run(plaintext, &none, long).await;
     // A `Users` list with a strong and a weak password, throttled once, and an SQS batch of the
     // same: the per-user messages and the batch answer.
-    proxy.fail(
-        "AdminSetUserPassword",
-        Fault::AwsError {
-            status: 400,
-            code: "TooManyRequestsException",
-        },
-        1,
-    );
+    proxy.fail("AdminSetUserPassword", Fault::aws("TooManyRequestsException"), 1);
     let second = unique("ivan");
     aws.user(&pool, &second).await;
     let list = json!({"UserPoolId": pool.id, "MaxCallsPerSecond": 50, "Users": [

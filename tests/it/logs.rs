@@ -14,9 +14,7 @@ use crate::support::runtime::json_function;
 /// through a process logging JSON at `level`; returns its output.
 async fn run_every_kind(level: &str) -> String {
     let aws = Aws::moto().await;
-    let pool = aws.pool().await;
-    let user = unique("kim");
-    aws.user(&pool, &user).await;
+    let (pool, user) = aws.pool_with_user("kim").await;
     let secret = unique("logs/kim");
     aws.secret(&secret, &strong_password()).await;
     let (runtime, process) = json_function(moto::endpoint(), &[("AWS_LAMBDA_LOG_LEVEL", level)]);

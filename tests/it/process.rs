@@ -47,12 +47,7 @@ async fn one_process_serves_every_event_shape_and_never_logs_the_password() {
     aws.secret(&alice_secret, &json!({"password": alice_password}).to_string())
         .await;
     let bob_parameter = format!("/{}/bob", unique("proc"));
-    aws.parameter(
-        &bob_parameter,
-        &bob_password,
-        aws_sdk_ssm::types::ParameterType::SecureString,
-    )
-    .await;
+    aws.secure_parameter(&bob_parameter, &bob_password).await;
     let weak_secret = unique("proc/weak");
     let weak_password = "weak-but-secret";
     aws.secret(&weak_secret, weak_password).await;

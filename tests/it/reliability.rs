@@ -13,10 +13,7 @@ use crate::support::http::{Reply, ResponseUrl};
 use crate::support::proxy::{Fault, FaultProxy};
 use crate::support::{context, function_at, moto};
 
-const THROTTLED: Fault = Fault::AwsError {
-    status: 400,
-    code: "TooManyRequestsException",
-};
+const THROTTLED: Fault = Fault::aws("TooManyRequestsException");
 
 struct Given {
     aws: Aws,
@@ -29,12 +26,7 @@ struct Given {
 
 async fn given() -> Given {
     let aws = Aws::moto().await;
-    let pool = aws.pool().await;
-    let user = unique("frank");
-    aws.user(&pool, &user).await;
-    let password = strong_password();
-    let secret = unique("faults/frank");
-    aws.secret(&secret, &password).await;
+    let (pool, user, secret, password) = aws.seeded("frank").await;
     Given {
         aws,
         pool,
@@ -125,13 +117,9 @@ async fn server_errors_are_retried() {
 #[tokio::test]
 async fn errors_that_retrying_cannot_fix_are_not_retried() {
     let given = given().await;
-    given.proxy.always(
-        "GetSecretValue",
-        Fault::AwsError {
-            status: 400,
-            code: "AccessDeniedException",
-        },
-    );
+    given
+        .proxy
+        .always("GetSecretValue", Fault::aws("AccessDeniedException"));
     let cfn = ResponseUrl::start();
     let started = Instant::now();
     given

@@ -6,9 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::support::aws::{Aws, Login, Pool, rotation_event, strong_password, unique};
-use crate::support::moto;
-use crate::support::proxy::FaultProxy;
-use crate::support::{function, function_at, invoke};
+use crate::support::{function, function_behind_proxy, invoke};
 
 const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
 
@@ -58,8 +56,7 @@ fn result_of(outcome: &Result<Value, cognito_set_password::Error>) -> String {
 async fn a_rotation_gives_the_user_a_new_password_and_every_step_can_be_repeated() {
     // GIVEN a user whose secret names an app client that has a client secret
     let r = rotatable(12, true, true).await;
-    let proxy = FaultProxy::start(moto::endpoint());
-    let function = function_at(&proxy.endpoint, Default::default()).await;
+    let (proxy, function) = function_behind_proxy().await;
     let token = r.aws.start_rotation(&r.secret, true).await;
 
     // WHEN Secrets Manager runs the four steps, each delivered twice
@@ -169,8 +166,7 @@ async fn the_pools_policy_decides_the_generated_password() {
 async fn without_a_client_id_test_secret_checks_the_status_and_says_so() {
     // GIVEN a secret without ClientId, and a test-only rotation: AWSPENDING holds the current value
     let r = rotatable(12, false, false).await;
-    let proxy = FaultProxy::start(moto::endpoint());
-    let function = function_at(&proxy.endpoint, Default::default()).await;
+    let (proxy, function) = function_behind_proxy().await;
     let token = r.aws.start_rotation(&r.secret, false).await;
     // WHEN createSecret, setSecret and testSecret run
     let created = invoke(&function, rotation_event("createSecret", &r.secret, &token)).await;
@@ -305,8 +301,7 @@ async fn a_pending_version_that_names_another_user_is_refused() {
     let dave = unique("dave");
     let dave_password = strong_password();
     r.aws.confirmed_user(&r.pool, &dave, &dave_password).await;
-    let proxy = FaultProxy::start(moto::endpoint());
-    let function = function_at(&proxy.endpoint, Default::default()).await;
+    let (proxy, function) = function_behind_proxy().await;
     let token = r.aws.start_rotation(&r.secret, true).await;
     // WHEN someone who may write carol's secret stages a version naming dave
     let takeover = strong_password();
@@ -346,16 +341,12 @@ async fn a_set_whose_label_did_not_move_is_recognised_on_a_pool_with_password_hi
     use crate::support::proxy::Fault;
     // GIVEN setSecret set the password, then failed to move the label
     let r = rotatable(12, false, true).await;
-    let proxy = FaultProxy::start(moto::endpoint());
-    let function = function_at(&proxy.endpoint, Default::default()).await;
+    let (proxy, function) = function_behind_proxy().await;
     let token = r.aws.start_rotation(&r.secret, true).await;
     result_of(&invoke(&function, rotation_event("createSecret", &r.secret, &token)).await);
     proxy.fail(
         "UpdateSecretVersionStage",
-        Fault::AwsError {
-            status: 400,
-            code: "InvalidRequestException",
-        },
+        Fault::aws("InvalidRequestException"),
         1,
     );
     let first = invoke(&function, rotation_event("setSecret", &r.secret, &token)).await;
@@ -363,10 +354,7 @@ async fn a_set_whose_label_did_not_move_is_recognised_on_a_pool_with_password_hi
     // WHEN Secrets Manager retries, and the pool refuses the same password twice
     proxy.fail(
         "AdminSetUserPassword",
-        Fault::AwsError {
-            status: 400,
-            code: "PasswordHistoryPolicyViolationException",
-        },
+        Fault::aws("PasswordHistoryPolicyViolationException"),
         1,
     );
     let again = invoke(&function, rotation_event("setSecret", &r.secret, &token)).await;

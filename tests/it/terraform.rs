@@ -31,19 +31,12 @@ fn sample(file: &str, pool: &Pool, user: &str, secret: &str, parameter: &str) ->
 async fn create_update_and_delete_as_the_provider_sends_them() {
     // GIVEN a user, a secret and a parameter, as the module sets them up
     let aws = Aws::moto().await;
-    let pool = aws.pool().await;
-    let user = unique("ivy");
-    aws.user(&pool, &user).await;
+    let (pool, user) = aws.pool_with_user("ivy").await;
     let (first, second) = (strong_password(), strong_password());
     let secret = unique("cognito-set-password/ivy");
     aws.secret(&secret, &json!({"password": first}).to_string()).await;
     let parameter = format!("/{}", unique("cognito-set-password/ivy"));
-    aws.parameter(
-        &parameter,
-        &second,
-        aws_sdk_ssm::types::ParameterType::SecureString,
-    )
-    .await;
+    aws.secure_parameter(&parameter, &second).await;
     let (runtime, process) = json_function(moto::endpoint(), &[]);
     let event = |file: &str| sample(file, &pool, &user, &secret, &parameter);
 
@@ -114,12 +107,7 @@ async fn create_update_and_delete_as_the_provider_sends_them() {
 async fn a_renamed_key_is_recognised_and_the_default_then_is_not() {
     // GIVEN the function told that the module's `terraform_key` is `lifecycle`
     let aws = Aws::moto().await;
-    let pool = aws.pool().await;
-    let user = unique("jon");
-    aws.user(&pool, &user).await;
-    let password = strong_password();
-    let secret = unique("cognito-set-password/jon");
-    aws.secret(&secret, &password).await;
+    let (pool, user, secret, password) = aws.seeded("jon").await;
     let (runtime, _process) = json_function(moto::endpoint(), &[("TERRAFORM_KEY", "lifecycle")]);
     // WHEN a delete arrives under that key with invalid properties, THEN it succeeds
     let deleted = runtime

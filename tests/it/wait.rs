@@ -39,11 +39,7 @@ fn reason(cfn: &ResponseUrl) -> String {
 async fn a_user_created_a_moment_after_the_create_is_waited_for() {
     // GIVEN a secret for a user that does not exist yet
     let aws = Aws::moto().await;
-    let pool = aws.pool().await;
-    let user = unique("gina");
-    let password = strong_password();
-    let secret = unique("wait/gina");
-    aws.secret(&secret, &password).await;
+    let (pool, user, secret, password) = aws.seeded_without_user("gina").await;
     let (runtime, process) = start();
     let cfn = ResponseUrl::start();
     let create = cfn_request(
@@ -163,11 +159,7 @@ async fn a_user_that_never_comes_fails_naming_the_missing_depends_on() {
 #[tokio::test]
 async fn direct_calls_and_bad_settings() {
     let aws = Aws::moto().await;
-    let pool = aws.pool().await;
-    let user = unique("hank");
-    let password = strong_password();
-    let secret = unique("wait/hank");
-    aws.secret(&secret, &password).await;
+    let (pool, user, secret, password) = aws.seeded_without_user("hank").await;
     let (runtime, _process) = start();
     // A direct call waits too
     let direct = json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret});

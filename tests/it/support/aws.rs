@@ -56,6 +56,10 @@ pub struct Pool {
     pub client_id: String,
 }
 
+/// The GIVEN most tests start from: a new pool, a user's name, the secret's name, and the strong
+/// password the secret holds.
+pub type Seeded = (Pool, String, String, String);
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Login {
     Authenticated,
@@ -274,6 +278,48 @@ impl Aws {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// A new pool, a user named after `name` in it, and a secret holding a strong password as the
+    /// plain SecretString: `(pool, user, secret, password)`.
+    pub async fn seeded(&self, name: &str) -> Seeded {
+        self.seed(name, true, str::to_owned).await
+    }
+
+    /// As [`Aws::seeded`], the secret a JSON object whose `password` key holds the password.
+    pub async fn seeded_json(&self, name: &str) -> Seeded {
+        self.seeded_with(name, |password| json!({ "password": password }).to_string())
+            .await
+    }
+
+    /// As [`Aws::seeded`], the secret's value made from the password by `value`.
+    pub async fn seeded_with(&self, name: &str, value: impl FnOnce(&str) -> String) -> Seeded {
+        self.seed(name, true, value).await
+    }
+
+    /// As [`Aws::seeded`], but the user is not created: a secret for a user that does not exist (yet).
+    pub async fn seeded_without_user(&self, name: &str) -> Seeded {
+        self.seed(name, false, str::to_owned).await
+    }
+
+    /// A new pool, and a user named after `name` in it.
+    pub async fn pool_with_user(&self, name: &str) -> (Pool, String) {
+        let pool = self.pool().await;
+        let user = unique(name);
+        self.user(&pool, &user).await;
+        (pool, user)
+    }
+
+    async fn seed(&self, name: &str, create_user: bool, value: impl FnOnce(&str) -> String) -> Seeded {
+        let (pool, user) = if create_user {
+            self.pool_with_user(name).await
+        } else {
+            (self.pool().await, unique(name))
+        };
+        let password = strong_password();
+        let secret = unique(&format!("{name}/secret"));
+        self.secret(&secret, &value(&password)).await;
+        (pool, user, secret, password)
+    }
+
     /// Returns the secret's ARN.
     pub async fn secret(&self, name: &str, value: &str) -> String {
         self.secrets
@@ -298,6 +344,12 @@ impl Aws {
             .unwrap()
             .version_id
             .unwrap()
+    }
+
+    /// A SecureString parameter, as a password is stored in SSM.
+    pub async fn secure_parameter(&self, name: &str, value: &str) {
+        self.parameter(name, value, aws_sdk_ssm::types::ParameterType::SecureString)
+            .await
     }
 
     pub async fn parameter(&self, name: &str, value: &str, kind: aws_sdk_ssm::types::ParameterType) {

@@ -186,6 +186,14 @@ impl ResponseUrl {
         }
     }
 
+    /// The `Reason` of the first response CloudFormation received, empty when it has none.
+    pub fn reason(&self) -> String {
+        self.requests()
+            .first()
+            .and_then(|request| request.json()["Reason"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.0.lock().unwrap().recorded.clone()
     }

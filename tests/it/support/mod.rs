@@ -22,6 +22,13 @@ pub async fn function_at(endpoint: &str, settings: Settings) -> Function {
     Function::new(setup::clients(&config), settings)
 }
 
+/// The function, in process, reaching moto only through a fault proxy the test controls.
+pub async fn function_behind_proxy() -> (proxy::FaultProxy, Function) {
+    let proxy = proxy::FaultProxy::start(moto::endpoint());
+    let function = function_at(&proxy.endpoint, Settings::default()).await;
+    (proxy, function)
+}
+
 pub async fn function() -> Function {
     function_at(moto::endpoint(), Settings::default()).await
 }

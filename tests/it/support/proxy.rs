@@ -24,6 +24,18 @@ pub enum Fault {
     Hang,
 }
 
+impl Fault {
+    /// A client error (400) with the AWS error `code`.
+    pub const fn aws(code: &'static str) -> Self {
+        Fault::AwsError { status: 400, code }
+    }
+
+    /// A client error (400) with the AWS error `code`, its message quoting the whole request.
+    pub const fn quoting_request(code: &'static str) -> Self {
+        Fault::AwsErrorQuotingRequest { status: 400, code }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Rule {
     operation: &'static str,
