@@ -5,7 +5,8 @@ Set-up, not measured: moto on 127.0.0.1, a user pool with a password policy and 
 that allows ADMIN_USER_PASSWORD_AUTH, and 1,000 users each with a Secrets Manager secret holding a
 strong password. Then, alternating run by run, each in a fresh process:
 - Rust: the release binary under a Runtime API served here, given the list with the rate limit
-  lifted (`MaxCallsPerSecond: 10000`) and a deadline 300 s away;
+  lifted (`MaxCallsPerSecond: 10000`, and `MAX_CALLS_PER_SECOND` in its environment, since a request
+  may only lower the deployment's rate) and a deadline 300 s away;
 - the boto3 loop: GetSecretValue then AdminSetUserPassword, user after user.
 Timed for both from handing over the list (the process is up, its clients built) to the answer.
 Recorded: wall time, users per second, the process's peak RSS (VmHWM) and CPU time, and moto's
@@ -200,8 +201,10 @@ def rust_once(world, rate, endpoint=None):
     path = WORK / "rust.log"
     start = path.stat().st_size if path.exists() else 0
     with open(path, "a") as log:
+        # A request may only lower the deployment's rate, so the deployment sets the one asked for.
         process = subprocess.Popen([str(RUST_BINARY)], stdout=log, stderr=log,
-                                   env={**world.env(endpoint or world.endpoint), "AWS_LAMBDA_RUNTIME_API": runtime.address})
+                                   env={**world.env(endpoint or world.endpoint), "AWS_LAMBDA_RUNTIME_API": runtime.address,
+                                        "MAX_CALLS_PER_SECOND": str(rate)})
     try:
         if not runtime.polled.wait(30):
             raise RuntimeError("the function did not poll for an invocation within 30 s")

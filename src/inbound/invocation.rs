@@ -53,10 +53,13 @@ impl<'a> Invocation<'a> {
         (self.log_many(list, kind, started, &outcomes), outcomes)
     }
 
-    /// The request's own `MaxCallsPerSecond`, else the setting's.
+    /// The setting's rate, or the request's own `MaxCallsPerSecond` when that is lower: a request
+    /// may slow itself down, never raise the rate the deployment keeps to (Cognito's quota is the
+    /// account's, shared with the applications that sign users in).
     pub fn rate_of(&self, list: &UserList) -> f64 {
+        let setting = self.settings.max_calls_per_second;
         list.max_calls_per_second
-            .unwrap_or(self.settings.max_calls_per_second)
+            .map_or(setting, |asked| asked.min(setting))
     }
 
     /// Logs what became of a list: one line for the whole, and one for each user not set.

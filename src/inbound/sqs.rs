@@ -50,8 +50,11 @@ pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> R
                 setter::set_password(invocation.clients, &request, deadline, Some(&limiter)).await
             }
             Ok(Request::Many(list)) => {
+                // A message may lower its copy's share of the rate, never raise it.
                 let list = UserList {
-                    max_calls_per_second: list.max_calls_per_second.or(Some(rate)),
+                    max_calls_per_second: Some(
+                        list.max_calls_per_second.map_or(rate, |asked| asked.min(rate)),
+                    ),
                     ..list
                 };
                 let (summary, _) = invocation.run_many(&list, "SQS").await;

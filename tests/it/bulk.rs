@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use cognito_set_password::Settings;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
@@ -11,7 +12,7 @@ use crate::support::http::ResponseUrl;
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy};
 use crate::support::runtime::json_function;
-use crate::support::{context, function_at, function_behind_proxy};
+use crate::support::{context, function_at, function_behind_proxy, function_behind_proxy_with};
 
 /// `count` users of `pool`, each with a secret holding a password: (username, secret, password).
 async fn users_with_secrets(aws: &Aws, pool: &Pool, count: usize) -> Vec<(String, String, String)> {
@@ -50,9 +51,14 @@ async fn two_hundred_users_in_one_list_all_sign_in_and_one_bad_reference_is_name
     let aws = Aws::moto().await;
     let pool = aws.pool().await;
     let users = users_with_secrets(&aws, &pool, 200).await;
-    let (proxy, function) = function_behind_proxy().await;
+    // GIVEN a deployment whose rate limit is lifted
+    let lifted = Settings {
+        max_calls_per_second: 1000.0,
+        ..Settings::default()
+    };
+    let (proxy, function) = function_behind_proxy_with(lifted).await;
 
-    // WHEN 200 users arrive in one direct call, with the rate limit lifted
+    // WHEN 200 users arrive in one direct call, at that rate
     let request = json!({"UserPoolId": pool.id, "MaxCallsPerSecond": 1000, "Users": entries(&users)});
     let answer = function
         .handle(LambdaEvent::new(request, context(Duration::from_secs(60))))
@@ -264,6 +270,34 @@ fn sqs_event(bodies: &[String]) -> Value {
         })
         .collect();
     json!({"Records": records})
+}
+
+#[tokio::test]
+async fn a_request_cannot_raise_the_rate_the_deployment_keeps_to() {
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let users = users_with_secrets(&aws, &pool, 11).await;
+    let list = json!({"UserPoolId": pool.id, "MaxCallsPerSecond": 10000, "Users": entries(&users)});
+    for way_in in ["direct", "SQS"] {
+        // GIVEN the function deployed at 5 calls per second (one copy working the queue)
+        let proxy = FaultProxy::start(moto::endpoint());
+        let (runtime, _process) = json_function(proxy.endpoint.as_str(), &[("MAX_CALLS_PER_SECOND", "5")]);
+
+        // WHEN a list asks for 10000 calls per second, directly or as an SQS message
+        let event = match way_in {
+            "direct" => list.clone(),
+            _ => sqs_event(&[list.to_string()]),
+        };
+        let outcome = runtime.invoke_async(event).await;
+
+        // THEN every user is set, at 5 calls per second (within 10%)
+        let answer = outcome.response();
+        match way_in {
+            "direct" => assert_eq!(answer["Results"].as_array().map(Vec::len), Some(11), "{answer}"),
+            _ => assert_eq!(answer, &json!({"batchItemFailures": []})),
+        }
+        assert_paced(&proxy, 11, 5.0);
+    }
 }
 
 #[tokio::test]

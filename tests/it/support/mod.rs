@@ -24,8 +24,13 @@ pub async fn function_at(endpoint: &str, settings: Settings) -> Function {
 
 /// The function, in process, reaching moto only through a fault proxy the test controls.
 pub async fn function_behind_proxy() -> (proxy::FaultProxy, Function) {
+    function_behind_proxy_with(Settings::default()).await
+}
+
+/// [`function_behind_proxy`] with `settings`.
+pub async fn function_behind_proxy_with(settings: Settings) -> (proxy::FaultProxy, Function) {
     let proxy = proxy::FaultProxy::start(moto::endpoint());
-    let function = function_at(&proxy.endpoint, Settings::default()).await;
+    let function = function_at(&proxy.endpoint, settings).await;
     (proxy, function)
 }
 
