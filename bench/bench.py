@@ -374,6 +374,8 @@ class World:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_LOG_FORMAT": "JSON",
             "AWS_LAMBDA_LOG_LEVEL": "INFO", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
             "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "_HANDLER": "handler.handler",
+            # The bench's ResponseURL is on loopback; on AWS only CloudFormation's are accepted.
+            "RESPONSE_URL_HOSTS": "127.0.0.1",
             "PYTHONPATH": str(BENCH / "peer"), "LAMBDA_TASK_ROOT": str(BENCH / "peer"),
             # The trust store, the standard way: rustls-native-certs (the AWS SDK for Rust's
             # https client, which also sends the function's PUT) and OpenSSL read

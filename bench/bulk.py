@@ -175,7 +175,7 @@ class World:
             "AWS_LAMBDA_FUNCTION_NAME": "bench-bulk", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_LOG_FORMAT": "JSON",
             "AWS_LAMBDA_LOG_LEVEL": "INFO", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench-bulk",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "RESPONSE_URL_HOSTS": "127.0.0.1",
         }
 
     def stop(self):

@@ -34,6 +34,9 @@ pub struct Settings {
     /// The key Terraform's `aws_lambda_invocation` adds to the input (`TERRAFORM_KEY`; the
     /// resource's `terraform_key`).
     pub terraform_key: String,
+    /// Hosts a ResponseURL may name besides CloudFormation's own, over http or https on any port
+    /// (`RESPONSE_URL_HOSTS`, comma-separated): for local runs, tests and benches, never on AWS.
+    pub response_url_hosts: Vec<String>,
     /// A test hook (`TEST_PANIC_FOR_USERNAME`): a request for this user panics while it is
     /// handled, so the tests can prove on the release build that a panic is still answered.
     pub panic_for_username: Option<String>,
@@ -47,6 +50,7 @@ impl Default for Settings {
             terraform_key: DEFAULT_TERRAFORM_KEY.into(),
             max_calls_per_second: DEFAULT_MAX_CALLS_PER_SECOND,
             bulk_queue_copies: 1,
+            response_url_hosts: Vec::new(),
             panic_for_username: None,
         }
     }
@@ -94,6 +98,12 @@ impl Settings {
         {
             settings.terraform_key = key.trim().to_owned();
         }
+        settings.response_url_hosts = std::env::var("RESPONSE_URL_HOSTS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|host| host.trim().to_ascii_lowercase())
+            .filter(|host| !host.is_empty())
+            .collect();
         settings.panic_for_username = std::env::var("TEST_PANIC_FOR_USERNAME")
             .ok()
             .filter(|name| !name.is_empty());

@@ -220,9 +220,17 @@ def main():
         "the sync rule matches AWSCURRENT moves of secrets under SecretNamePrefix only",
         sync_rule.get("Condition") == "WithSecretSyncRule"
         and sync_rule.get("Properties", {}).get("EventPattern") == {
+            "account": [{"Ref": "AWS::AccountId"}],
             "source": ["aws.secretsmanager"], "detail-type": ["Secret Label Updated"],
             "detail": {"name": [{"prefix": {"Ref": "SecretNamePrefix"}}], "labelUpdated": ["AWSCURRENT"]}},
         json.dumps(sync_rule.get("Properties", {}).get("EventPattern")),
+    )
+    request_rule = resources.get("PasswordRequestRule", {}).get("Properties", {}).get("EventPattern", {})
+    check(
+        "the request rule matches the EventSource and EventDetailType put on the bus by this account only",
+        request_rule == {"account": [{"Ref": "AWS::AccountId"}], "source": [{"Ref": "EventSource"}],
+                         "detail-type": [{"Ref": "EventDetailType"}]},
+        json.dumps(request_rule),
     )
     for rule in ("PasswordRequestRule", "SecretSyncRule"):
         targets = resources.get(rule, {}).get("Properties", {}).get("Targets", [])

@@ -228,6 +228,8 @@ def main():
         "AWS_LAMBDA_LOG_FORMAT": settings["log_format"],
         "AWS_LAMBDA_LOG_LEVEL": settings["log_level"],
         **settings["env"],
+        # The local ResponseURL is on loopback; on AWS only CloudFormation's own are accepted.
+        "RESPONSE_URL_HOSTS": "127.0.0.1",
     }
     command = [args.binary]
     if args.qemu:

@@ -1,8 +1,10 @@
 //! An EventBridge rule (`source: cognito-set-password`, or any event a rule forwards): the
-//! properties are the event's `detail`, answered as a direct invocation is.
+//! properties are the event's `detail`, answered as a direct invocation is. An event from another
+//! account than the function's own is refused (a bus policy may let a whole organisation put
+//! events on the bus).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::error::Error;
 use crate::inbound::direct;
@@ -25,7 +27,35 @@ pub fn parse(event: Map<String, Value>) -> Result<EventBridgeEvent<Value>, Error
 
 pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> Result<Value, Error> {
     let event = parse(event).map_err(|err| invocation.unrecognised(err))?;
+    if let Some(refused) = from_another_account(invocation, &event, "EventBridge") {
+        return Ok(refused);
+    }
     direct::answer(invocation, &event.detail, "EventBridge").await
+}
+
+/// The answer to an event whose `account` is not the invoked function's: logged at ERROR, and
+/// ended normally, since retrying cannot help. `None` when the event is the function's own.
+pub fn from_another_account(
+    invocation: &Invocation<'_>,
+    event: &EventBridgeEvent<Value>,
+    kind: &'static str,
+) -> Option<Value> {
+    let own = invocation.function_arn().map(|arn| arn.account);
+    let sent = event.account.as_deref();
+    if own.is_some() && sent == own {
+        return None;
+    }
+    let (sent, own) = (sent.unwrap_or("none"), own.unwrap_or("unknown"));
+    tracing::error!(
+        request_id = %invocation.context.request_id, event_kind = kind, account = sent, function_account = own,
+        result = "REFUSED", "an event from another account than the function's own: nothing was set"
+    );
+    Some(json!({
+        "Result": format!(
+            "refused: the event comes from account {sent}, and this function serves account {own} only; \
+             nothing was set. Put the event on a bus in account {own}"
+        ),
+    }))
 }
 
 #[cfg(test)]

@@ -19,6 +19,40 @@ use crate::settings::Settings;
 /// What a Delete answers: there is nothing to undo, a password cannot be "unset".
 pub const NOTHING_TO_DELETE: &str = "nothing to delete: the user and password are left as they are";
 
+/// The invoked function's ARN, `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`:
+/// the account and region the function serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FunctionArn<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+}
+
+impl<'a> FunctionArn<'a> {
+    pub fn parse(arn: &'a str) -> Option<Self> {
+        let mut parts = arn.split(':');
+        let (Some("arn"), Some(partition), Some("lambda"), Some(region), Some(account), Some("function")) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        let well_formed = !partition.is_empty()
+            && !region.is_empty()
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit());
+        well_formed.then_some(FunctionArn {
+            partition,
+            region,
+            account,
+        })
+    }
+}
+
 /// One invocation, as a way in works on it.
 #[derive(Debug, Clone, Copy)]
 pub struct Invocation<'a> {
@@ -36,6 +70,12 @@ impl<'a> Invocation<'a> {
             context,
             deadlines: Deadlines::of(context, settings.response_margin),
         }
+    }
+
+    /// The invoked function's account, region and partition; `None` when the runtime gave no ARN
+    /// (every refusal that needs it then refuses).
+    pub fn function_arn(&self) -> Option<FunctionArn<'a>> {
+        FunctionArn::parse(&self.context.invoked_function_arn)
     }
 
     /// Resolves the password reference and sets it, within the deadline.
@@ -144,6 +184,23 @@ pub fn describe_serde_error(err: &serde_json::Error) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_function_arn_names_its_account_and_region() {
+        let arn = FunctionArn::parse("arn:aws-cn:lambda:cn-north-1:012345678912:function:f:live").unwrap();
+        assert_eq!(
+            (arn.partition, arn.region, arn.account),
+            ("aws-cn", "cn-north-1", "012345678912")
+        );
+        for bad in [
+            "",
+            "arn:aws:lambda:us-east-1:12345:function:f",
+            "arn:aws:sqs:us-east-1:012345678912:function:f",
+            "arn:aws:lambda::012345678912:function:f",
+        ] {
+            assert_eq!(FunctionArn::parse(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn an_event_must_be_a_json_object_with_something_in_it() {

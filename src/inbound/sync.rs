@@ -2,6 +2,7 @@
 //! CloudTrail needed). A failure is an invocation error, so that EventBridge's retries and the
 //! dead-letter queue apply.
 
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -42,7 +43,10 @@ pub fn recognises(event: &Map<String, Value>) -> bool {
 
 /// Reads the event; one whose `detail` is not as Secrets Manager sends it is named.
 pub fn parse(event: Map<String, Value>) -> Result<LabelUpdated, Error> {
-    let event = eventbridge::parse(event)?;
+    of_envelope(eventbridge::parse(event)?)
+}
+
+fn of_envelope(event: EventBridgeEvent<Value>) -> Result<LabelUpdated, Error> {
     Detail::deserialize(&event.detail)
         .map(|detail| LabelUpdated {
             secret_id: event
@@ -63,7 +67,11 @@ pub fn parse(event: Map<String, Value>) -> Result<LabelUpdated, Error> {
 }
 
 pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> Result<Value, Error> {
-    let event = parse(event).map_err(|err| invocation.unrecognised(err))?;
+    let envelope = eventbridge::parse(event).map_err(|err| invocation.unrecognised(err))?;
+    if let Some(refused) = eventbridge::from_another_account(invocation, &envelope, "sync") {
+        return Ok(refused);
+    }
+    let event = of_envelope(envelope).map_err(|err| invocation.unrecognised(err))?;
     let (secret_id, label, version) = (&event.secret_id, &event.label, &event.version_id);
     let call = AwsCall {
         action: "sync",

@@ -251,6 +251,7 @@ async fn the_response_goes_through_the_proxy_the_environment_names_as_the_sdk_ca
         &[
             ("HTTP_PROXY", proxy_address.as_str()),
             ("NO_PROXY", "127.0.0.1,localhost"),
+            ("RESPONSE_URL_HOSTS", "127.0.0.1,cfn-response.invalid"),
         ],
     );
 

@@ -7,6 +7,7 @@ mod cloudformation;
 mod contract;
 mod direct;
 mod emulator;
+mod hardening;
 mod hostile;
 mod layers;
 mod leak;

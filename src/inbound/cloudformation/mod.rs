@@ -6,6 +6,7 @@
 pub mod iam_propagation;
 pub mod request;
 pub mod response;
+pub mod response_url;
 
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -23,6 +24,7 @@ use crate::inbound::invocation::{Invocation, NOTHING_TO_DELETE};
 use iam_propagation::IamPropagation;
 use request::{CfnRequest, Malformed};
 use response::{CfnRequestIds, CfnResponse};
+use response_url::Refused;
 
 /// The error's share of a FAILED Reason; the rest of the 4096-byte body is for the log stream
 /// and the ids CloudFormation sends.
@@ -30,12 +32,46 @@ const MAX_ERROR_IN_REASON: usize = 2500;
 
 pub use request::recognises;
 
-/// Answers a request that [`recognises`] took.
+/// Answers a request that [`recognises`] took, once its ResponseURL is known to be CloudFormation's.
 pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> Result<Value, Error> {
+    let response_url = event
+        .get("ResponseURL")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if let Err(refused) = response_url::check(
+        response_url,
+        invocation.function_arn(),
+        &invocation.settings.response_url_hosts,
+    ) {
+        return Ok(refuse_response_url(invocation, refused));
+    }
     match request::parse(event) {
         Ok(request) => handle_request(invocation, request).await,
         Err(malformed) => handle_malformed(invocation, *malformed).await,
     }
+}
+
+/// A ResponseURL that is not CloudFormation's: nothing is set and nothing is sent, and the
+/// answer says neither where the URL points nor whether anything answers there.
+fn refuse_response_url(invocation: &Invocation<'_>, refused: Refused) -> Value {
+    let host = refused.host.as_deref().unwrap_or("none");
+    let request_id = &invocation.context.request_id;
+    if refused.looks_like_aws {
+        tracing::error!(
+            request_id = %request_id, event_kind = "CloudFormation", host, result = "REFUSED",
+            "an unrecognised CloudFormation host: the ResponseURL is on AWS but not in a form this \
+             function knows as CloudFormation's response bucket in its region; nothing was set or sent"
+        );
+    } else {
+        tracing::error!(
+            request_id = %request_id, event_kind = "CloudFormation", host, result = "REFUSED",
+            "a ResponseURL that is not CloudFormation's: nothing was set or sent"
+        );
+    }
+    json!({
+        "Result": "refused: the ResponseURL is not a CloudFormation response URL of this function's \
+                   region, so nothing was set and no response was sent",
+    })
 }
 
 /// A request with `RequestType` and `ResponseURL` that is malformed in some other way still gets

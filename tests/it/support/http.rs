@@ -146,9 +146,18 @@ impl ResponseUrl {
         Self::scripted(Vec::new())
     }
 
+    /// Answers 200 to everything, on another loopback address than the tests' `RESPONSE_URL_HOSTS`.
+    pub fn start_on(address: &str) -> Self {
+        Self::serve(address, Vec::new())
+    }
+
     /// Answers with `script` in order, then 200.
     pub fn scripted(script: Vec<Reply>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::serve("127.0.0.1", script)
+    }
+
+    fn serve(address: &str, script: Vec<Reply>) -> Self {
+        let listener = TcpListener::bind((address, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new((
             Mutex::new(State {
@@ -158,7 +167,7 @@ impl ResponseUrl {
             Condvar::new(),
         ));
         let shared = state.clone();
-        let url = format!("http://127.0.0.1:{port}/cfn-response/stack/req?X-Amz-Signature=deadbeef");
+        let url = format!("http://{address}:{port}/cfn-response/stack/req?X-Amz-Signature=deadbeef");
         let location = url.clone();
         serve_each(listener, move |mut stream| {
             let Some(request) = read_request(&mut stream) else {

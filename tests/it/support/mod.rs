@@ -16,9 +16,21 @@ use cognito_set_password::{Function, Settings};
 use lambda_runtime::{Config, Context, LambdaEvent};
 use serde_json::Value;
 
-/// The function, in process, with its clients pointed at `endpoint`.
-pub async fn function_at(endpoint: &str, settings: Settings) -> Function {
+/// The account the tests' function serves: the one AWS's Runtime Interface Emulator names in
+/// every function ARN, so that the sample events serve the tests, the RIE and a local run alike.
+pub const ACCOUNT: &str = "012345678912";
+/// The function's ARN under the tests' Runtime API and in process.
+pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:012345678912:function:cognito-set-password";
+/// The hosts of the tests' ResponseURLs (`RESPONSE_URL_HOSTS`): loopback, as in a local run.
+pub const RESPONSE_URL_HOSTS: &str = "127.0.0.1";
+
+/// The function, in process, with its clients pointed at `endpoint`; the tests' ResponseURLs (on
+/// loopback) are accepted as [`RESPONSE_URL_HOSTS`] would make them.
+pub async fn function_at(endpoint: &str, mut settings: Settings) -> Function {
     let config = aws::config_for(endpoint).await;
+    if settings.response_url_hosts.is_empty() {
+        settings.response_url_hosts = vec![RESPONSE_URL_HOSTS.to_owned()];
+    }
     Function::new(setup::clients(&config), settings)
 }
 
@@ -42,6 +54,7 @@ pub async fn function() -> Function {
 pub fn context(budget: Duration) -> Context {
     let mut context = Context::default();
     context.request_id = aws::unique("invocation");
+    context.invoked_function_arn = FUNCTION_ARN.into();
     context.deadline = (SystemTime::now() + budget)
         .duration_since(UNIX_EPOCH)
         .unwrap()

@@ -72,7 +72,8 @@ impl Rie {
             .env("RESPONSE_MARGIN_MS", template_setting("RESPONSE_MARGIN_MS"))
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing");
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("RESPONSE_URL_HOSTS", super::RESPONSE_URL_HOSTS);
         for (key, value) in env {
             rie.env(key, value);
         }

@@ -148,10 +148,7 @@ fn serve(stream: &mut std::net::TcpStream, shared: &Shared) {
             &[
                 ("Lambda-Runtime-Aws-Request-Id", pending.id),
                 ("Lambda-Runtime-Deadline-Ms", pending.deadline_ms.to_string()),
-                (
-                    "Lambda-Runtime-Invoked-Function-Arn",
-                    "arn:aws:lambda:us-east-1:123456789012:function:cognito-set-password".into(),
-                ),
+                ("Lambda-Runtime-Invoked-Function-Arn", super::FUNCTION_ARN.into()),
                 (
                     "Lambda-Runtime-Trace-Id",
                     "Root=1-5e1b4151-5ac6c58f5e8c1d2d3b4c5d6e".into(),
@@ -213,7 +210,9 @@ impl FunctionProcess {
             )
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing");
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            // The tests' ResponseURLs are on loopback, as a local run's are.
+            .env("RESPONSE_URL_HOSTS", super::RESPONSE_URL_HOSTS);
         for (key, value) in env {
             command.env(key, value);
         }

@@ -1,0 +1,115 @@
+//! Who may reach the function and where it may write, tried through the release binary as an
+//! attacker would: an event another account put on the bus, and a ResponseURL that points
+//! anywhere but CloudFormation. Each is refused, and nothing is set or sent.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::aws::{Aws, Login, cfn_request, eventbridge_event, label_updated_event};
+use crate::support::http::ResponseUrl;
+use crate::support::moto;
+use crate::support::proxy::FaultProxy;
+use crate::support::runtime::json_function;
+
+const ANOTHER_ACCOUNT: &str = "111122223333";
+
+#[tokio::test]
+async fn an_event_from_another_account_is_refused_and_sets_nothing() {
+    let aws = Aws::moto().await;
+    let (pool, user, secret, password) = aws.seeded("olga").await;
+    let proxy = FaultProxy::start(moto::endpoint());
+    let (runtime, process) = json_function(proxy.endpoint.as_str(), &[]);
+    let request =
+        eventbridge_event(json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret}));
+
+    // WHEN the rule forwards a request, and a Secret Label Updated, that another account put on the bus
+    let mut foreign = request.clone();
+    foreign["account"] = json!(ANOTHER_ACCOUNT);
+    let mut sync = label_updated_event(&secret, &secret, "AWSCURRENT", "v-1");
+    sync["account"] = json!(ANOTHER_ACCOUNT);
+    for event in [foreign, sync] {
+        let outcome = runtime.invoke_async(event).await;
+
+        // THEN each ends normally, naming the account, and nothing is read or set
+        let result = outcome.response()["Result"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            result.starts_with(&format!(
+                "refused: the event comes from account {ANOTHER_ACCOUNT}"
+            )),
+            "{outcome:?}"
+        );
+    }
+    let touched = ["GetSecretValue", "DescribeSecret", "AdminSetUserPassword"].map(|op| proxy.calls(op));
+    assert_eq!(touched, [0, 0, 0]);
+    assert_eq!(aws.status(&pool, &user).await, "FORCE_CHANGE_PASSWORD");
+    assert_ne!(aws.login(&pool, &user, &password).await, Login::Authenticated);
+    let refusals = process
+        .output()
+        .lines()
+        .filter(|line| line.contains(r#""level":"ERROR""#) && line.contains(ANOTHER_ACCOUNT))
+        .count();
+    assert_eq!(refusals, 2, "{}", process.output());
+
+    // WHEN the same request comes from the function's own account, THEN it is served
+    let outcome = runtime.invoke_async(request).await;
+    assert_eq!(outcome.response()["Username"], user.as_str(), "{outcome:?}");
+    assert_eq!(aws.login(&pool, &user, &password).await, Login::Authenticated);
+}
+
+#[tokio::test]
+async fn a_response_url_that_is_not_cloudformations_receives_nothing() {
+    let aws = Aws::moto().await;
+    let (pool, user, secret, password) = aws.seeded("pavel").await;
+    let proxy = FaultProxy::start(moto::endpoint());
+    // GIVEN a local run's function, which accepts ResponseURLs on 127.0.0.1 only
+    let (runtime, process) = json_function(proxy.endpoint.as_str(), &[]);
+    let props = json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret});
+
+    // WHEN a caller names another loopback address, and the instance metadata service
+    let elsewhere = ResponseUrl::start_on("127.0.0.2");
+    let metadata = "http://169.254.169.254/latest/meta-data/iam/security-credentials/";
+    for response_url in [elsewhere.url.as_str(), metadata] {
+        let outcome = runtime
+            .invoke_async(cfn_request("Create", response_url, props.clone()))
+            .await;
+
+        // THEN the answer is a refusal that names no status, host or path
+        let answer = outcome.response().to_string();
+        assert!(
+            answer.contains("refused: the ResponseURL is not a CloudFormation response URL"),
+            "{answer}"
+        );
+        for leak in [
+            "127.0.0.2",
+            "169.254",
+            "cfn-response",
+            "meta-data",
+            "200",
+            "Status",
+        ] {
+            assert!(!answer.contains(leak), "{leak} in {answer}");
+        }
+    }
+    // AND nothing was sent there, nothing was read or set, and each refusal is logged
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(elsewhere.requests().is_empty());
+    let touched = ["GetSecretValue", "AdminSetUserPassword"].map(|op| proxy.calls(op));
+    assert_eq!(touched, [0, 0]);
+    assert_ne!(aws.login(&pool, &user, &password).await, Login::Authenticated);
+    let refusals = process
+        .output()
+        .lines()
+        .filter(|line| line.contains(r#""level":"ERROR""#) && line.contains("not CloudFormation's"))
+        .count();
+    assert_eq!(refusals, 2, "{}", process.output());
+
+    // WHEN the ResponseURL is the allowed one, THEN the stack gets its answer
+    let cfn = ResponseUrl::start();
+    let outcome = runtime.invoke_async(cfn_request("Create", &cfn.url, props)).await;
+    assert_eq!(outcome.response()["Status"], "SUCCESS", "{outcome:?}");
+    assert_eq!(cfn.requests().len(), 1);
+}
