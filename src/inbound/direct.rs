@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::core::bulk::{UserOutcome, UserResult};
 use crate::core::users::{Request, UserList};
 use crate::error::Error;
-use crate::inbound::invocation::Invocation;
+use crate::inbound::invocation::{Invocation, SET};
 
 /// Any JSON object that no other way in recognises.
 pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> Result<Value, Error> {
@@ -34,7 +34,7 @@ pub async fn answer(
     };
     match invocation.set_password(&request).await {
         Ok(()) => {
-            invocation.log_outcome(kind, Some(&request), Ok("SUCCESS"));
+            invocation.log_outcome(kind, Some(&request), Ok(SET));
             Ok(json!({
                 "UserPoolId": request.user_pool_id,
                 "Username": request.username,

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::error::Error;
 use crate::inbound::direct;
 use crate::inbound::invocation::{Invocation, describe_serde_error};
+use crate::inbound::metrics::Outcome;
 
 /// An EventBridge envelope always has `detail-type` and `detail`.
 pub fn recognises(event: &Map<String, Value>) -> bool {
@@ -50,6 +51,7 @@ pub fn from_another_account(
         request_id = %invocation.context.request_id, event_kind = kind, account = sent, function_account = own,
         result = "REFUSED", "an event from another account than the function's own: nothing was set"
     );
+    invocation.count(kind, Outcome::Refused, 1);
     Some(json!({
         "Result": format!(
             "refused: the event comes from account {sent}, and this function serves account {own} only; \

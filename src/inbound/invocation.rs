@@ -7,15 +7,18 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use crate::aws::clients::Clients;
-use crate::core::bulk::{self, Summary, UserOutcome};
+use crate::core::bulk::{self, Summary, UserOutcome, UserResult};
 use crate::core::deadline::Deadlines;
 use crate::core::fields::type_name;
 use crate::core::request::SetPasswordRequest;
 use crate::core::setter;
 use crate::core::users::UserList;
 use crate::error::Error;
+use crate::inbound::metrics::{self, Outcome};
 use crate::settings::Settings;
 
+/// The result logged for a request whose password was set.
+pub const SET: &str = "SUCCESS";
 /// What a Delete answers: there is nothing to undo, a password cannot be "unset".
 pub const NOTHING_TO_DELETE: &str = "nothing to delete: the user and password are left as they are";
 
@@ -111,6 +114,14 @@ impl<'a> Invocation<'a> {
         outcomes: &[UserOutcome],
     ) -> Summary {
         let summary = Summary::of(outcomes);
+        self.count(kind, Outcome::Set, summary.set);
+        for outcome in outcomes {
+            match &outcome.result {
+                UserResult::Set => {}
+                UserResult::Failed(err) => self.count(kind, Outcome::of(err), 1),
+                UserResult::NotDone => self.count(kind, Outcome::Failed, 1),
+            }
+        }
         let request_id = &self.context.request_id;
         for line in &summary.not_set {
             tracing::error!(request_id = %request_id, event_kind = kind, user_pool_id = %list.user_pool_id, user = %line, "a user of the list was not set");
@@ -125,10 +136,16 @@ impl<'a> Invocation<'a> {
         summary
     }
 
-    /// An event that its way in cannot read: logged, and the error is the answer.
+    /// An event that its way in cannot read: logged and counted, and the error is the answer.
     pub fn unrecognised(&self, err: Error) -> Error {
         tracing::error!(request_id = %self.context.request_id, event_kind = "unrecognised", result = "FAILED", error = %err);
+        self.count("unrecognised", Outcome::Refused, 1);
         err
+    }
+
+    /// Counts `n` outcomes of the way in `kind` as a CloudWatch metric (see [`metrics`]).
+    pub fn count(&self, kind: &str, outcome: Outcome, n: usize) {
+        metrics::emit(&self.context.env_config.function_name, kind, outcome, n);
     }
 
     /// One line per outcome of one request.
@@ -150,6 +167,11 @@ impl<'a> Invocation<'a> {
                 request_id = %request_id, event_kind = kind, user_pool_id = pool, username = user,
                 result = "FAILED", retryable = err.is_retryable(), error = %err, "password request failed"
             ),
+        }
+        match result {
+            Ok(SET) => self.count(kind, Outcome::Set, 1),
+            Ok(_) => {}
+            Err(err) => self.count(kind, Outcome::of(err), 1),
         }
     }
 }

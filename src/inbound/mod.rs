@@ -6,6 +6,7 @@ pub mod cloudformation;
 pub mod direct;
 pub mod eventbridge;
 pub mod invocation;
+pub mod metrics;
 pub mod rotation;
 pub mod sqs;
 pub mod sync;

@@ -9,6 +9,7 @@ use crate::core::deadline::within;
 use crate::core::rotation::{self, Step};
 use crate::error::{AwsCall, Error};
 use crate::inbound::invocation::{Invocation, describe_serde_error};
+use crate::inbound::metrics::Outcome;
 
 /// One step, as Secrets Manager invokes it. `RotationToken` (a credential) is not read at all.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -59,10 +60,12 @@ pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> R
     let request_id = &invocation.context.request_id;
     match outcome {
         Ok(result) => {
+            invocation.count("rotation", Outcome::RotationStep, 1);
             tracing::info!(request_id = %request_id, event_kind = "rotation", step, secret_id, version, result, "rotation step done");
             Ok(json!({"Step": step, "SecretId": secret_id, "Result": result}))
         }
         Err(err) => {
+            invocation.count("rotation", Outcome::RotationStepFailed, 1);
             tracing::error!(request_id = %request_id, event_kind = "rotation", step, secret_id, version, result = "FAILED", retryable = err.is_retryable(), error = %err, "rotation step failed");
             Err(err)
         }

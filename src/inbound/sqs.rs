@@ -11,6 +11,7 @@ use crate::core::setter::{self, RateLimiter};
 use crate::core::users::{Request, UserList};
 use crate::error::Error;
 use crate::inbound::invocation::{Invocation, describe_serde_error};
+use crate::inbound::metrics::Outcome;
 
 /// An SQS event: `Records` whose `eventSource` is `aws:sqs`.
 pub fn recognises(map: &Map<String, Value>) -> bool {
@@ -45,9 +46,16 @@ pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> R
             body.map_err(Error::BadMessage)
         };
         let outcome = match body.and_then(|b| Request::from_properties(&b)) {
-            Err(err) => Err(err),
+            Err(err) => {
+                invocation.count("SQS", Outcome::of(&err), 1);
+                Err(err)
+            }
             Ok(Request::One(request)) => {
-                setter::set_password(invocation.clients, &request, deadline, Some(&limiter)).await
+                let outcome =
+                    setter::set_password(invocation.clients, &request, deadline, Some(&limiter)).await;
+                let counted = outcome.as_ref().map_or_else(Outcome::of, |()| Outcome::Set);
+                invocation.count("SQS", counted, 1);
+                outcome
             }
             Ok(Request::Many(list)) => {
                 // A message may lower its copy's share of the rate, never raise it.

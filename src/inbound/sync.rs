@@ -12,6 +12,7 @@ use crate::core::user_wait::{self, UserWait};
 use crate::error::{AwsCall, Error};
 use crate::inbound::eventbridge;
 use crate::inbound::invocation::Invocation;
+use crate::inbound::metrics::Outcome;
 
 pub const SOURCE: &str = "aws.secretsmanager";
 pub const DETAIL_TYPE: &str = "Secret Label Updated";
@@ -93,6 +94,7 @@ pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> R
             user_pool_id,
             username,
         }) => {
+            invocation.count("sync", Outcome::Synced, 1);
             tracing::info!(request_id = %request_id, event_kind = "sync", secret_id, label, version, user_pool_id, username, result = "SUCCESS", "password set from the new AWSCURRENT");
             Ok(
                 json!({"SecretId": secret_id, "VersionId": version, "UserPoolId": user_pool_id, "Username": username, "Result": "set"}),
@@ -103,6 +105,7 @@ pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> R
             Ok(json!({"SecretId": secret_id, "VersionId": version, "Result": why}))
         }
         Err(err) => {
+            invocation.count("sync", Outcome::SyncFailed, 1);
             tracing::error!(request_id = %request_id, event_kind = "sync", secret_id, label, version, result = "FAILED", retryable = err.is_retryable(), error = %err, "sync failed");
             Err(err)
         }

@@ -113,3 +113,62 @@ async fn at_trace_no_raw_payload_is_logged() {
         "a raw request was logged"
     );
 }
+
+#[tokio::test]
+async fn each_outcome_is_a_metric_cloudwatch_reads_and_failures_are_counted_at_every_level() {
+    for level in ["INFO", "ERROR"] {
+        let lines = json_lines(&run_every_kind(level).await);
+        let metrics: Vec<&Value> = lines.iter().filter(|line| line.get("_aws").is_some()).collect();
+        // Each is an Embedded Metric Format document: a time in milliseconds, one directive in the
+        // namespace, the function and the way in as its only dimensions, its metric a count.
+        for metric in &metrics {
+            let directive = &metric["_aws"]["CloudWatchMetrics"][0];
+            assert!(
+                metric["_aws"]["Timestamp"].as_u64().unwrap_or(0) > 1_700_000_000_000,
+                "{metric}"
+            );
+            assert_eq!(directive["Namespace"], "cognito-set-password", "{metric}");
+            assert_eq!(
+                directive["Dimensions"],
+                json!([["FunctionName", "WayIn"]]),
+                "{metric}"
+            );
+            assert_eq!(directive["Metrics"].as_array().map(Vec::len), Some(1), "{metric}");
+            assert_eq!(directive["Metrics"][0]["Unit"], "Count", "{metric}");
+            let name = directive["Metrics"][0]["Name"].as_str().unwrap_or_default();
+            assert!(metric[name].as_u64().is_some_and(|n| n >= 1), "{metric}");
+            assert_eq!(metric["FunctionName"], "cognito-set-password", "{metric}");
+            assert!(
+                is_rfc3339(metric["timestamp"].as_str().unwrap_or_default()),
+                "{metric}"
+            );
+        }
+        let levels = |name: &str, way_in: &str| -> Vec<Value> {
+            metrics
+                .iter()
+                .filter(|metric| metric[name] == json!(1) && metric["WayIn"] == way_in)
+                .map(|metric| metric["level"].clone())
+                .collect()
+        };
+        // THEN failures are counted at ERROR, whatever the level
+        assert_eq!(
+            levels("PasswordsRefused", "CloudFormation Create"),
+            [json!("ERROR")],
+            "{level}"
+        );
+        assert_eq!(
+            levels("RotationStepsFailed", "rotation"),
+            [json!("ERROR")],
+            "{level}"
+        );
+        // AND successes at INFO, when INFO is logged
+        for way_in in ["CloudFormation Create", "EventBridge", "direct"] {
+            let expected = if level == "INFO" {
+                vec![json!("INFO")]
+            } else {
+                vec![]
+            };
+            assert_eq!(levels("PasswordsSet", way_in), expected, "{level} {way_in}");
+        }
+    }
+}

@@ -20,7 +20,8 @@ use crate::core::bulk::{self, Summary, UserResult};
 use crate::core::request::SetPasswordRequest;
 use crate::core::users::{Request, UserList};
 use crate::error::Error;
-use crate::inbound::invocation::{Invocation, NOTHING_TO_DELETE};
+use crate::inbound::invocation::{Invocation, NOTHING_TO_DELETE, SET};
+use crate::inbound::metrics::Outcome;
 use iam_propagation::IamPropagation;
 use request::{CfnRequest, Malformed};
 use response::{CfnRequestIds, CfnResponse};
@@ -68,6 +69,7 @@ fn refuse_response_url(invocation: &Invocation<'_>, refused: Refused) -> Value {
             "a ResponseURL that is not CloudFormation's: nothing was set or sent"
         );
     }
+    invocation.count("CloudFormation", Outcome::Refused, 1);
     json!({
         "Result": "refused: the ResponseURL is not a CloudFormation response URL of this function's \
                    region, so nothing was set and no response was sent",
@@ -213,7 +215,7 @@ async fn cfn_response(invocation: &Invocation<'_>, request: CfnRequest) -> CfnRe
     };
     match outcome {
         Ok(request) => {
-            invocation.log_outcome(kind, Some(&request), Ok("SUCCESS"));
+            invocation.log_outcome(kind, Some(&request), Ok(SET));
             CfnResponse::success(
                 &ids,
                 request.physical_resource_id(),
