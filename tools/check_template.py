@@ -355,6 +355,38 @@ def main():
         json.dumps({name: outputs.get(name) for name in bulk_outputs}),
     )
 
+    # Who hears a failure: each failure queue and the function's errors raise an alarm, whose one
+    # action is the optional AlarmTopicArn.
+    topic = parameters.get("AlarmTopicArn", {})
+    check(
+        "AlarmTopicArn is optional (empty by default) and must be an SNS topic's ARN",
+        topic.get("Default") == "" and topic.get("Type") == "String"
+        and transformed["Conditions"].get("HasAlarmTopic") == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]},
+        json.dumps([topic, transformed["Conditions"].get("HasAlarmTopic")]),
+    )
+    action = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    for alarm, condition, namespace, metric, dimension, statistic in (
+        ("FailedInvocationsAlarm", None, "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["FailedInvocationsQueue", "QueueName"]}}, "Maximum"),
+        ("BulkDeadLetterAlarm", "WithBulkQueue", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["BulkDeadLetterQueue", "QueueName"]}}, "Maximum"),
+        ("FunctionErrorsAlarm", None, "AWS/Lambda", "Errors",
+         {"Name": "FunctionName", "Value": {"Ref": "SetPasswordFunction"}}, "Sum"),
+    ):
+        resource = resources.get(alarm, {})
+        properties = resource.get("Properties", {})
+        check(
+            f"{alarm}: {namespace} {metric} ({statistic}) above 0 in 5 minutes raises it, its action the AlarmTopicArn"
+            + (f", when {condition}" if condition else ""),
+            resource.get("Type") == "AWS::CloudWatch::Alarm" and resource.get("Condition") == condition
+            and properties.get("Namespace") == namespace and properties.get("MetricName") == metric
+            and properties.get("Dimensions") == [dimension] and properties.get("Statistic") == statistic
+            and properties.get("Period") == 300 and properties.get("EvaluationPeriods") == 1
+            and properties.get("Threshold") == 0 and properties.get("ComparisonOperator") == "GreaterThanThreshold"
+            and properties.get("TreatMissingData") == "notBreaching" and properties.get("AlarmActions") == action,
+            json.dumps(resource),
+        )
+
     passed, failed = checks.count(True), checks.count(False)
     print(f"template: {passed} passed, {failed} failed")
     return 1 if failed else 0
