@@ -15,6 +15,7 @@ Prints one line per check and a closing 'N passed, N failed' line.
 
 import argparse
 import json
+import re
 import os
 import sys
 from pathlib import Path
@@ -193,10 +194,13 @@ def main():
     function = {"Ref": "SetPasswordFunction"}
     rotation = permissions.get("SecretsManagerRotationPermission", {})
     check(
-        "Secrets Manager may invoke the function for rotation, from this account only, always",
+        "Secrets Manager may invoke the function for rotation of secrets under SecretNamePrefix in this account "
+        "and region only, always",
         "Condition" not in rotation and rotation.get("Properties") == {
             "Action": "lambda:InvokeFunction", "FunctionName": function,
-            "Principal": "secretsmanager.amazonaws.com", "SourceAccount": {"Ref": "AWS::AccountId"}},
+            "Principal": "secretsmanager.amazonaws.com", "SourceAccount": {"Ref": "AWS::AccountId"},
+            "SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+                                     "${SecretNamePrefix}*"}},
         json.dumps(rotation),
     )
     for rule, condition in (("PasswordRequestRule", "WithEventBridgeRule"), ("SecretSyncRule", "WithSecretSyncRule")):
@@ -353,6 +357,36 @@ def main():
         all(outputs.get(name, {}).get("Condition") == "WithBulkQueue" and outputs[name].get("Value") == value
             for name, value in bulk_outputs.items()),
         json.dumps({name: outputs.get(name) for name in bulk_outputs}),
+    )
+
+    # The prefixes: a path of at least one segment, ending in a slash; never one letter or "/".
+    for parameter, good, bad in (
+        ("SecretNamePrefix", ["cognito-set-password/", "team/app/", "a/"], ["a", "/", "", "/a/", "a//", "a/*"]),
+        ("ParameterPathPrefix", ["/cognito-set-password/", "/team/app/"], ["/", "", "a/", "/a", "//", "/a/*/"]),
+    ):
+        pattern = re.compile(parameters.get(parameter, {}).get("AllowedPattern", ""))
+        default = parameters.get(parameter, {}).get("Default")
+        check(
+            f"{parameter} accepts a path ending in a slash ({', '.join(good)}) and refuses {bad}",
+            all(pattern.fullmatch(p) for p in [default, *good]) and not any(pattern.fullmatch(p) for p in bad),
+            pattern.pattern,
+        )
+    # The dead-letter queues: the bulk one takes failures from the bulk queue only, the
+    # failed-invocations one (a Lambda destination, nobody's redrive target) from no queue.
+    bulk_source = {"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-bulk"}
+    check(
+        "the bulk dead-letter queue allows redrive from the bulk queue only, named so that its ARN is known",
+        resources.get("BulkDeadLetterQueue", {}).get("Properties", {}).get("RedriveAllowPolicy")
+        == {"redrivePermission": "byQueue", "sourceQueueArns": [bulk_source]}
+        and resources.get("BulkQueue", {}).get("Properties", {}).get("QueueName")
+        == {"Fn::Sub": "${AWS::StackName}-bulk"},
+        json.dumps([resources.get("BulkDeadLetterQueue"), resources.get("BulkQueue", {}).get("Properties", {}).get("QueueName")]),
+    )
+    check(
+        "the failed-invocations queue is nobody's dead-letter queue (denyAll)",
+        resources.get("FailedInvocationsQueue", {}).get("Properties", {}).get("RedriveAllowPolicy")
+        == {"redrivePermission": "denyAll"},
+        json.dumps(resources.get("FailedInvocationsQueue")),
     )
 
     # Who hears a failure: each failure queue and the function's errors raise an alarm, whose one

@@ -31,8 +31,8 @@ variable "secret_name_prefix" {
   default     = "cognito-set-password/"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9/_+=.@-]+$", var.secret_name_prefix))
-    error_message = "secret_name_prefix may hold only letters, digits and /_+=.@- (and no wildcard)."
+    condition     = can(regex("^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*/$", var.secret_name_prefix))
+    error_message = "secret_name_prefix must be one or more path segments of letters, digits and _+=.@-, ending in a slash (no wildcard)."
   }
 }
 
@@ -42,8 +42,8 @@ variable "parameter_path_prefix" {
   default     = "/cognito-set-password/"
 
   validation {
-    condition     = can(regex("^/[A-Za-z0-9/_.-]*$", var.parameter_path_prefix))
-    error_message = "parameter_path_prefix must start with a slash and hold only letters, digits and /_.- (and no wildcard)."
+    condition     = can(regex("^/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$", var.parameter_path_prefix))
+    error_message = "parameter_path_prefix must be a path of one or more segments of letters, digits and _.-, starting and ending with a slash (not / alone; no wildcard)."
   }
 }
 
