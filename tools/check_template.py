@@ -56,6 +56,44 @@ def statements(resources):
     return role, found
 
 
+# Every AWS operation the function calls, as IAM names it, and the file of src/aws/ that calls it;
+# tools/check_terraform.py holds the module's role to the same list.
+OPERATIONS = {
+    "cognito-idp:AdminSetUserPassword": "cognito.rs",
+    "cognito-idp:DescribeUserPool": "cognito.rs",
+    "cognito-idp:DescribeUserPoolClient": "cognito.rs",
+    "cognito-idp:AdminInitiateAuth": "cognito.rs",
+    "cognito-idp:AdminGetUser": "cognito.rs",
+    "secretsmanager:GetSecretValue": "secrets.rs",
+    "secretsmanager:BatchGetSecretValue": "secrets.rs",
+    "secretsmanager:DescribeSecret": "secrets.rs",
+    "secretsmanager:PutSecretValue": "secrets.rs",
+    "secretsmanager:UpdateSecretVersionStage": "secrets.rs",
+    "secretsmanager:GetRandomPassword": "secrets.rs",
+    "ssm:GetParameter": "ssm.rs",
+}
+SERVICE_OF_FILE = {"cognito.rs": "cognito-idp", "secrets.rs": "secretsmanager", "ssm.rs": "ssm"}
+
+
+def operations_in_code():
+    """(action, file) of each SDK call in src/aws/: the operation that starts each `.send()` chain (the
+    first method called without arguments after the statement begins), as IAM names it."""
+    found = set()
+    for name, service in SERVICE_OF_FILE.items():
+        text = (ROOT / "src" / "aws" / name).read_text()
+        for send in re.finditer(r"\.send\(\)", text):
+            start = max(text.rfind(c, 0, send.start()) for c in ";{")
+            chain = re.findall(r"\.([a-z][a-z0-9_]*)\(\)", text[start:send.start()])
+            variable = re.search(r"(\w+)\s*$", text[:send.start()])
+            if not chain and variable:
+                # A request built in a variable first: `let mut request = client.op()…; request.send()`.
+                built = list(re.finditer(rf"let (?:mut )?{variable.group(1)} = ([^;]*)", text[:send.start()]))
+                chain = re.findall(r"\.([a-z][a-z0-9_]*)\(\)", built[-1].group(1)) if built else []
+            if chain:
+                found.add((f"{service}:{''.join(w.capitalize() for w in chain[0].split('_'))}", name))
+    return found
+
+
 def as_list(value):
     return value if isinstance(value, list) else [value]
 
@@ -387,6 +425,28 @@ def main():
         resources.get("FailedInvocationsQueue", {}).get("Properties", {}).get("RedriveAllowPolicy")
         == {"redrivePermission": "denyAll"},
         json.dumps(resources.get("FailedInvocationsQueue")),
+    )
+
+    # Every operation the code calls is granted, whatever the template's conditions.
+    called = operations_in_code()
+    check(
+        "the operations the code calls (src/aws/) are exactly the list this check holds",
+        called == set(OPERATIONS.items()),
+        f"in the code, not listed: {sorted(called - set(OPERATIONS.items()))}; "
+        f"listed, not in the code: {sorted(set(OPERATIONS.items()) - called)}",
+    )
+    conditions = sorted({cond for _, cond in found if cond})
+    missing = []
+    for on in range(2 ** len(conditions)):
+        active = {cond for i, cond in enumerate(conditions) if on >> i & 1}
+        allowed = {a for st, cond in found if cond is None or cond in active for a in as_list(st["Action"])}
+        missing += [f"{action} when {sorted(active) or 'no condition'} holds" for action in OPERATIONS
+                    if action not in allowed]
+    check(
+        f"every operation the code calls is granted under each of the {2 ** len(conditions)} combinations "
+        f"of {conditions}",
+        not missing,
+        "; ".join(missing),
     )
 
     # Who hears a failure: each failure queue and the function's errors raise an alarm, whose one

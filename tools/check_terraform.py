@@ -26,6 +26,8 @@ import hcl2
 from cfnlint.decode import decode_str
 from hcl2 import SerializationOptions
 
+from check_template import OPERATIONS  # the operations the code calls, checked against src/aws/
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # One name for each thing the two policies refer to.
@@ -331,6 +333,11 @@ def main():
               matches == [form], differences(form, matches))
     check("the Terraform role has no statement that template.yaml lacks", not by_sid,
           json.dumps([f for forms in by_sid.values() for f in forms]))
+    # The same list of the operations the code calls as tools/check_template.py holds (and checks
+    # against src/aws/): each allowed by a statement that needs no KMS key.
+    unconditional = {action for form in have if form["only when"] is None for action in form["actions"]}
+    check("every operation the code calls is allowed by the module's role, with or without a KMS key",
+          set(OPERATIONS) <= unconditional, str(sorted(set(OPERATIONS) - unconditional)))
 
     assume = module.of_type("aws_iam_policy_document", data=True).get(
         reference(role.get("assume_role_policy"), "data.aws_iam_policy_document", "json"), {})
