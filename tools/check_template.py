@@ -183,28 +183,29 @@ def main():
         "parameters under ParameterPathPrefix, in this account and region",
     )
 
-    [(kms, kms_condition)] = by_action["kms:Decrypt"]
-    check("kms:Decrypt only when a key is given", kms_condition == "HasKmsKey", str(kms_condition))
-    check("kms:Decrypt only on the KmsKeyArn parameter", kms["Resource"] == {"Ref": "KmsKeyArn"}, json.dumps(kms))
-    check(
-        "kms:Decrypt only through Secrets Manager and SSM",
-        kms.get("Condition") == {"StringEquals": {"kms:ViaService": [
-            {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"},
-            {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"}]}},
-        json.dumps(kms.get("Condition")),
-    )
-
-    [(data_key, data_key_condition)] = by_action["kms:GenerateDataKey"]
-    check("kms:GenerateDataKey only when a key is given", data_key_condition == "HasKmsKey",
-          str(data_key_condition))
-    check("kms:GenerateDataKey only on the KmsKeyArn parameter", data_key["Resource"] == {"Ref": "KmsKeyArn"},
-          json.dumps(data_key))
-    check(
-        "kms:GenerateDataKey only through Secrets Manager (rotation's new versions), not SSM",
-        data_key.get("Condition") == {"StringEquals": {"kms:ViaService": {
-            "Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}}},
-        json.dumps(data_key.get("Condition")),
-    )
+    secret_context = {"kms:EncryptionContext:SecretARN": {"Fn::Sub": (
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}*")}}
+    parameter_context = {"kms:EncryptionContext:PARAMETER_ARN": {"Fn::Sub": (
+        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ParameterPathPrefix}*")}}
+    via = {service: {"kms:ViaService": {"Fn::Sub": f"{service}.${{AWS::Region}}.amazonaws.com"}}
+           for service in ("secretsmanager", "ssm")}
+    for action, wanted in (
+        ("kms:Decrypt", [{"StringEquals": via["secretsmanager"], "StringLike": secret_context},
+                         {"StringEquals": via["ssm"], "StringLike": parameter_context}]),
+        ("kms:GenerateDataKey", [{"StringEquals": via["secretsmanager"], "StringLike": secret_context}]),
+    ):
+        granted = by_action.get(action, [])
+        check(
+            f"{action} only when a key is given, only on KmsKeyArn, and only through "
+            + " and ".join(
+                "Secrets Manager for secrets under SecretNamePrefix" if "kms:EncryptionContext:SecretARN" in w["StringLike"]
+                else "SSM for parameters under ParameterPathPrefix" for w in wanted)
+            + " (the encryption context names them)",
+            sorted((json.dumps(st.get("Condition"), sort_keys=True) for st, _ in granted))
+            == sorted(json.dumps(w, sort_keys=True) for w in wanted)
+            and all(cond == "HasKmsKey" and st["Resource"] == {"Ref": "KmsKeyArn"} for st, cond in granted),
+            json.dumps(granted),
+        )
 
     only_on("sqs:SendMessage", {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]}, "the failed-invocations queue")
 

@@ -173,10 +173,12 @@ data "aws_iam_policy_document" "function" {
   }
 
   # Only with a customer managed key (template.yaml's HasKmsKey), and only through the services.
+  # Through Secrets Manager, and only for the secrets under the prefix (the service names the
+  # secret in the encryption context): the key may protect other secrets.
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
     content {
-      sid       = "DecryptThroughSecretsManagerAndSsmOnly"
+      sid       = "DecryptSecretsUnderThePrefixThroughSecretsManager"
       effect    = "Allow"
       actions   = ["kms:Decrypt"]
       resources = [var.kms_key_arn]
@@ -184,10 +186,33 @@ data "aws_iam_policy_document" "function" {
       condition {
         test     = "StringEquals"
         variable = "kms:ViaService"
-        values = [
-          "secretsmanager.${data.aws_region.current.region}.amazonaws.com",
-          "ssm.${data.aws_region.current.region}.amazonaws.com",
-        ]
+        values   = ["secretsmanager.${data.aws_region.current.region}.amazonaws.com"]
+      }
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:SecretARN"
+        values   = ["arn:${data.aws_partition.current.partition}:secretsmanager:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:secret:${var.secret_name_prefix}*"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "DecryptParametersUnderThePathThroughSsm"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [var.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["ssm.${data.aws_region.current.region}.amazonaws.com"]
+      }
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:PARAMETER_ARN"
+        values   = ["arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:parameter${var.parameter_path_prefix}*"]
       }
     }
   }
@@ -205,6 +230,11 @@ data "aws_iam_policy_document" "function" {
         test     = "StringEquals"
         variable = "kms:ViaService"
         values   = ["secretsmanager.${data.aws_region.current.region}.amazonaws.com"]
+      }
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:SecretARN"
+        values   = ["arn:${data.aws_partition.current.partition}:secretsmanager:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:secret:${var.secret_name_prefix}*"]
       }
     }
   }
