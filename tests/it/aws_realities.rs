@@ -13,8 +13,8 @@ use serde_json::json;
 use crate::support::aws::{Aws, Login, cfn_request, strong_password, unique};
 use crate::support::http::{Reply, ResponseUrl};
 use crate::support::moto;
-use crate::support::proxy::{Fault, FaultProxy};
-use crate::support::runtime::json_function;
+use crate::support::proxy::Fault;
+use crate::support::runtime::{json_function, json_function_behind_proxy};
 use crate::support::{context, function_behind_proxy};
 
 #[tokio::test]
@@ -184,8 +184,7 @@ fn amz_date(ago: Duration) -> String {
 async fn a_response_that_can_never_be_delivered_is_not_retried_by_lambda() {
     let aws = Aws::moto().await;
     let (pool, user, secret, _) = aws.seeded("lee").await;
-    let proxy = FaultProxy::start(moto::endpoint());
-    let (runtime, _process) = json_function(proxy.endpoint.as_str(), &[]);
+    let (proxy, runtime, _process) = json_function_behind_proxy(&[]);
     let props = json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret});
 
     // WHEN the ResponseURL answers 403 (expired or refused)

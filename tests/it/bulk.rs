@@ -11,7 +11,7 @@ use crate::support::aws::{Aws, Login, Pool, cfn_request, strong_password, unique
 use crate::support::http::ResponseUrl;
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy};
-use crate::support::runtime::json_function;
+use crate::support::runtime::{json_function, json_function_behind_proxy};
 use crate::support::{context, function_at, function_behind_proxy, function_behind_proxy_with};
 
 /// `count` users of `pool`, each with a secret holding a password: (username, secret, password).
@@ -280,8 +280,7 @@ async fn a_request_cannot_raise_the_rate_the_deployment_keeps_to() {
     let list = json!({"UserPoolId": pool.id, "MaxCallsPerSecond": 10000, "Users": entries(&users)});
     for way_in in ["direct", "SQS"] {
         // GIVEN the function deployed at 5 calls per second (one copy working the queue)
-        let proxy = FaultProxy::start(moto::endpoint());
-        let (runtime, _process) = json_function(proxy.endpoint.as_str(), &[("MAX_CALLS_PER_SECOND", "5")]);
+        let (proxy, runtime, _process) = json_function_behind_proxy(&[("MAX_CALLS_PER_SECOND", "5")]);
 
         // WHEN a list asks for 10000 calls per second, directly or as an SQS message
         let event = match way_in {

@@ -6,9 +6,7 @@ use serde_json::json;
 
 use crate::support::aws::{Aws, cfn_request, unique};
 use crate::support::http::ResponseUrl;
-use crate::support::moto;
-use crate::support::proxy::FaultProxy;
-use crate::support::runtime::json_function;
+use crate::support::runtime::json_function_behind_proxy;
 
 #[tokio::test]
 async fn a_value_cognito_would_refuse_is_named_and_never_sent() {
@@ -27,8 +25,7 @@ async fn a_value_cognito_would_refuse_is_named_and_never_sent() {
     let long_secret = unique("contract/long");
     aws.secret(&long_secret, &too_long).await;
 
-    let proxy = FaultProxy::start(moto::endpoint());
-    let (runtime, process) = json_function(proxy.endpoint.as_str(), &[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]);
+    let (proxy, runtime, process) = json_function_behind_proxy(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]);
     let props = |source: serde_json::Value| {
         let mut props = json!({"UserPoolId": pool.id, "Username": user});
         props

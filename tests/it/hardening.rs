@@ -8,9 +8,7 @@ use serde_json::json;
 
 use crate::support::aws::{Aws, Login, cfn_request, eventbridge_event, label_updated_event};
 use crate::support::http::ResponseUrl;
-use crate::support::moto;
-use crate::support::proxy::FaultProxy;
-use crate::support::runtime::json_function;
+use crate::support::runtime::json_function_behind_proxy;
 
 const ANOTHER_ACCOUNT: &str = "111122223333";
 
@@ -18,8 +16,7 @@ const ANOTHER_ACCOUNT: &str = "111122223333";
 async fn an_event_from_another_account_is_refused_and_sets_nothing() {
     let aws = Aws::moto().await;
     let (pool, user, secret, password) = aws.seeded("olga").await;
-    let proxy = FaultProxy::start(moto::endpoint());
-    let (runtime, process) = json_function(proxy.endpoint.as_str(), &[]);
+    let (proxy, runtime, process) = json_function_behind_proxy(&[]);
     let request =
         eventbridge_event(json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret}));
 
@@ -64,9 +61,8 @@ async fn an_event_from_another_account_is_refused_and_sets_nothing() {
 async fn a_response_url_that_is_not_cloudformations_receives_nothing() {
     let aws = Aws::moto().await;
     let (pool, user, secret, password) = aws.seeded("pavel").await;
-    let proxy = FaultProxy::start(moto::endpoint());
     // GIVEN a local run's function, which accepts ResponseURLs on 127.0.0.1 only
-    let (runtime, process) = json_function(proxy.endpoint.as_str(), &[]);
+    let (proxy, runtime, process) = json_function_behind_proxy(&[]);
     let props = json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret});
 
     // WHEN a caller names another loopback address, and the instance metadata service

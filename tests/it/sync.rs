@@ -6,9 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::support::aws::{Aws, Login, label_updated_event, rotation_event, strong_password, unique};
-use crate::support::moto;
-use crate::support::proxy::FaultProxy;
-use crate::support::runtime::json_function;
+use crate::support::runtime::json_function_behind_proxy;
 
 #[tokio::test]
 async fn a_new_current_version_is_set_once_and_never_for_another_user() {
@@ -25,8 +23,7 @@ async fn a_new_current_version_is_set_once_and_never_for_another_user() {
             .to_string()
     };
     let arn = aws.secret(&name, &doc(&first)).await;
-    let proxy = FaultProxy::start(moto::endpoint());
-    let (runtime, process) = json_function(proxy.endpoint.as_str(), &[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]);
+    let (proxy, runtime, process) = json_function_behind_proxy(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]);
     let label_moved = |label: &str, version: &str| label_updated_event(&arn, &name, label, version);
     let sets = || proxy.calls("AdminSetUserPassword");
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::http::{read_request, serve_each, write_response};
+use super::proxy::FaultProxy;
 
 /// What the function answered to one invocation.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,6 +185,13 @@ pub fn json_function(endpoint: &str, env: &[(&str, &str)]) -> (Arc<RuntimeApi>, 
     all.extend_from_slice(env);
     let process = FunctionProcess::spawn(super::BINARY, &runtime, &all);
     (runtime, process)
+}
+
+/// [`json_function`] reaching moto only through a fault proxy the test controls (and counts calls at).
+pub fn json_function_behind_proxy(env: &[(&str, &str)]) -> (FaultProxy, Arc<RuntimeApi>, FunctionProcess) {
+    let proxy = FaultProxy::start(super::moto::endpoint());
+    let (runtime, process) = json_function(proxy.endpoint.as_str(), env);
+    (proxy, runtime, process)
 }
 
 /// A process with everything it prints captured: the function's binary under a [`RuntimeApi`],
