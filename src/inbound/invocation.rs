@@ -145,7 +145,14 @@ impl<'a> Invocation<'a> {
 
     /// Counts `n` outcomes of the way in `kind` as a CloudWatch metric (see [`metrics`]).
     pub fn count(&self, kind: &str, outcome: Outcome, n: usize) {
-        metrics::emit(&self.context.env_config.function_name, kind, outcome, n);
+        let context = self.context;
+        metrics::emit(
+            &context.env_config.function_name,
+            &context.request_id,
+            kind,
+            outcome,
+            n,
+        );
     }
 
     /// One line per outcome of one request.

@@ -68,16 +68,16 @@ impl Outcome {
     }
 }
 
-/// Prints the line for `count` outcomes of `way_in` (nothing for none; a success only when INFO
-/// is logged).
-pub fn emit(function_name: &str, way_in: &str, outcome: Outcome, count: usize) {
+/// Prints the line for `count` outcomes of `way_in` in invocation `request_id` (nothing for none; a
+/// success only when INFO is logged).
+pub fn emit(function_name: &str, request_id: &str, way_in: &str, outcome: Outcome, count: usize) {
     if count == 0 || (!outcome.is_failure() && !tracing::enabled!(tracing::Level::INFO)) {
         return;
     }
-    println!(
-        "{}",
-        line(function_name, way_in, outcome, count, SystemTime::now())
-    );
+    let mut document = line(function_name, way_in, outcome, count, SystemTime::now());
+    // A property, not a dimension: it ties the count to the invocation's other lines.
+    document["requestId"] = json!(request_id);
+    println!("{document}");
 }
 
 /// One Embedded Metric Format document, as CloudWatch Logs reads it.

@@ -139,6 +139,10 @@ async fn each_outcome_is_a_metric_cloudwatch_reads_and_failures_are_counted_at_e
             assert!(metric[name].as_u64().is_some_and(|n| n >= 1), "{metric}");
             assert_eq!(metric["FunctionName"], "cognito-set-password", "{metric}");
             assert!(
+                metric["requestId"].as_str().is_some_and(|id| !id.is_empty()),
+                "{metric}"
+            );
+            assert!(
                 is_rfc3339(metric["timestamp"].as_str().unwrap_or_default()),
                 "{metric}"
             );
