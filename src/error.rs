@@ -157,6 +157,13 @@ pub enum Error {
     #[error("the new password of {who} does not work: {detail}")]
     SignInFailed { who: String, detail: String },
 
+    #[error(
+        "rotation is not enabled on this deployment, so step {step} of secret `{secret_id}` was \
+         refused and nothing changed; set the stack parameter EnableRotation to true \
+         (ENABLE_ROTATION; Terraform: enable_rotation), which also grants what rotation needs"
+    )]
+    RotationNotEnabled { step: &'static str, secret_id: String },
+
     #[error("secret `{secret_id}` cannot be rotated: {problem}")]
     NotRotatable { secret_id: String, problem: String },
 

@@ -34,6 +34,10 @@ pub struct Settings {
     /// The key Terraform's `aws_lambda_invocation` adds to the input (`TERRAFORM_KEY`; the
     /// resource's `terraform_key`).
     pub terraform_key: String,
+    /// Whether the function rotates secrets (`ENABLE_ROTATION`, the template's `EnableRotation`):
+    /// the deployment grants what rotation needs only then, so a step without it is refused with
+    /// a message that names the parameter, rather than failing on a denied call halfway.
+    pub enable_rotation: bool,
     /// Hosts a ResponseURL may name besides CloudFormation's own, over http or https on any port
     /// (`RESPONSE_URL_HOSTS`, comma-separated): for local runs, tests and benches, never on AWS.
     pub response_url_hosts: Vec<String>,
@@ -50,6 +54,7 @@ impl Default for Settings {
             terraform_key: DEFAULT_TERRAFORM_KEY.into(),
             max_calls_per_second: DEFAULT_MAX_CALLS_PER_SECOND,
             bulk_queue_copies: 1,
+            enable_rotation: false,
             response_url_hosts: Vec::new(),
             panic_for_username: None,
         }
@@ -92,6 +97,31 @@ impl Settings {
             },
         ) {
             settings.bulk_queue_copies = copies;
+        }
+        if let Some(reserved) = variable("RESERVED_CONCURRENCY", "a whole number from 1 to 9999", |text| {
+            text.parse::<u32>()
+                .ok()
+                .filter(|reserved| (1..=9999).contains(reserved))
+        }) && reserved <= settings.bulk_queue_copies
+        {
+            // CloudFormation's rules cannot compare the two numbers, so the function says it, at
+            // every cold start, where the alarms and the log are.
+            tracing::error!(
+                reserved_concurrency = reserved,
+                bulk_queue_maximum_concurrency = settings.bulk_queue_copies,
+                "RESERVED_CONCURRENCY (ReservedConcurrency) must exceed BULK_QUEUE_MAXIMUM_CONCURRENCY \
+                 (BulkQueueMaximumConcurrency): a busy bulk queue can take every copy of the function, \
+                 and stacks' requests are then throttled; raise ReservedConcurrency or lower the other"
+            );
+        }
+        if let Some(enabled) = variable("ENABLE_ROTATION", "true or false", |text| {
+            match text.to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            }
+        }) {
+            settings.enable_rotation = enabled;
         }
         if let Ok(key) = std::env::var("TERRAFORM_KEY")
             && !key.trim().is_empty()

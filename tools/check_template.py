@@ -72,6 +72,13 @@ OPERATIONS = {
     "secretsmanager:GetRandomPassword": "secrets.rs",
     "ssm:GetParameter": "ssm.rs",
 }
+# What only rotation calls: granted only when EnableRotation is true.
+ROTATION_ONLY = {"cognito-idp:DescribeUserPool", "cognito-idp:DescribeUserPoolClient", "cognito-idp:AdminInitiateAuth",
+                 "secretsmanager:PutSecretValue", "secretsmanager:GetRandomPassword"}
+# Every read of a secret or parameter, and every write of a secret's versions, is held to the
+# stack's region and OtherRegions (the region in the ARNs is "*" so that OtherRegions can be listed).
+IN_THE_REGIONS = {"StringEquals": {"aws:RequestedRegion": {"Fn::If": [
+    "HasOtherRegions", {"Fn::Split": [",", {"Fn::Sub": "${AWS::Region},${OtherRegions}"}]}, [{"Ref": "AWS::Region"}]]}}}
 SERVICE_OF_FILE = {"cognito.rs": "cognito-idp", "secrets.rs": "secretsmanager", "ssm.rs": "ssm"}
 
 
@@ -146,20 +153,24 @@ def main():
     # no other action rides along on "*".
     star = [(s, cond) for s, cond in found if "*" in as_list(s.get("Resource", "*"))]
     check(
-        'Resource "*" only in two statements: secretsmanager:GetRandomPassword alone, and '
+        'Resource "*" only in two statements: secretsmanager:GetRandomPassword alone, when EnableRotation, and '
         "secretsmanager:BatchGetSecretValue alone, always",
         sorted(([as_list(s["Action"]), as_list(s["Resource"]), cond] for s, cond in star), key=json.dumps)
-        == [[["secretsmanager:BatchGetSecretValue"], ["*"], None], [["secretsmanager:GetRandomPassword"], ["*"], None]],
+        == [[["secretsmanager:BatchGetSecretValue"], ["*"], None],
+            [["secretsmanager:GetRandomPassword"], ["*"], "WithRotation"]],
         json.dumps(star),
     )
 
-    def only_on(action, resource, what):
-        """Every statement that allows `action` does so on exactly `resource`, without a condition."""
+    def only_on(action, resource, what, iam_condition=None):
+        """Every statement that allows `action` does so on exactly `resource`, with exactly
+        `iam_condition`, and only when EnableRotation is true for what only rotation calls."""
         statements = by_action.get(action, [])
+        when = "WithRotation" if action in ROTATION_ONLY else None
         check(
-            f"{action.split(':')[1]} only on {what}",
-            bool(statements) and all(s["Resource"] == resource and cond is None for s, cond in statements),
-            json.dumps([s for s, _ in statements]),
+            f"{action.split(':')[1]} only on {what}" + (", only when EnableRotation" if when else ""),
+            bool(statements) and all(s["Resource"] == resource and s.get("Condition") == iam_condition
+                                     and cond == when for s, cond in statements),
+            json.dumps([[s, cond] for s, cond in statements]),
         )
 
     for action in cognito_actions:
@@ -168,7 +179,8 @@ def main():
     secrets_under_prefix = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:*:${AWS::AccountId}"
                                        ":secret:${SecretNamePrefix}*"}
     for action in secret_actions:
-        only_on(action, secrets_under_prefix, "secrets under SecretNamePrefix, in this account and region")
+        only_on(action, secrets_under_prefix,
+                "secrets under SecretNamePrefix, in this account, this region and OtherRegions", IN_THE_REGIONS)
 
     only_on("secretsmanager:GetRandomPassword", "*", '"*" (it acts on no resource)')
     # Secrets Manager checks GetSecretValue on each secret of a batch: with GetSecretValue only
@@ -180,7 +192,8 @@ def main():
     only_on(
         "ssm:GetParameter",
         {"Fn::Sub": "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter${ParameterPathPrefix}*"},
-        "parameters under ParameterPathPrefix, in this account and region",
+        "parameters under ParameterPathPrefix, in this account, this region and OtherRegions",
+        IN_THE_REGIONS,
     )
 
     secret_context = {"kms:EncryptionContext:SecretARN": {"Fn::Sub": (
@@ -234,8 +247,11 @@ def main():
     rotation = permissions.get("SecretsManagerRotationPermission", {})
     check(
         "Secrets Manager may invoke the function for rotation of secrets under SecretNamePrefix in this account "
-        "and region only, always",
-        "Condition" not in rotation and rotation.get("Properties") == {
+        "and region only, when EnableRotation is true (default false)",
+        rotation.get("Condition") == "WithRotation"
+        and transformed["Conditions"].get("WithRotation") == {"Fn::Equals": [{"Ref": "EnableRotation"}, "true"]}
+        and transformed["Parameters"].get("EnableRotation", {}).get("Default") == "false"
+        and rotation.get("Properties") == {
             "Action": "lambda:InvokeFunction", "FunctionName": function,
             "Principal": "secretsmanager.amazonaws.com", "SourceAccount": {"Ref": "AWS::AccountId"},
             "SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
@@ -442,12 +458,39 @@ def main():
         active = {cond for i, cond in enumerate(conditions) if on >> i & 1}
         allowed = {a for st, cond in found if cond is None or cond in active for a in as_list(st["Action"])}
         missing += [f"{action} when {sorted(active) or 'no condition'} holds" for action in OPERATIONS
-                    if action not in allowed]
+                    if action not in allowed and (action not in ROTATION_ONLY or "WithRotation" in active)]
     check(
         f"every operation the code calls is granted under each of the {2 ** len(conditions)} combinations "
         f"of {conditions}",
         not missing,
         "; ".join(missing),
+    )
+
+    check(
+        "the function is told whether rotation is on (ENABLE_ROTATION is EnableRotation), to refuse a step naming it",
+        variables.get("ENABLE_ROTATION") == {"Ref": "EnableRotation"}, json.dumps(variables),
+    )
+    other = parameters.get("OtherRegions", {})
+    region_pattern = re.compile(other.get("AllowedPattern", "^$"))
+    check(
+        "OtherRegions is empty by default (this region only) and takes region names separated by commas",
+        other.get("Default") == "" and all(region_pattern.fullmatch(r) for r in ("", "eu-west-1", "us-gov-west-1,ap-south-2"))
+        and not any(region_pattern.fullmatch(r) for r in ("*", "eu-west-1, us-east-1", "eu-west-1,", "arn:aws")),
+        json.dumps(other),
+    )
+    reserved = parameters.get("ReservedConcurrency", {})
+    rule = transformed.get("Rules", {}).get("ReservedConcurrencyAboveTheBulkQueue", {})
+    check(
+        "ReservedConcurrency (empty: none) is the function's reserved concurrency and RESERVED_CONCURRENCY, and a "
+        "rule refuses one that cannot exceed BulkQueueMaximumConcurrency as far as CloudFormation can compare",
+        reserved.get("Default") == ""
+        and function_properties.get("ReservedConcurrentExecutions")
+        == {"Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+        and variables.get("RESERVED_CONCURRENCY")
+        == {"Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+        and rule.get("Assertions", [{}])[0].get("Assert") == {"Fn::Not": [{"Fn::Contains": [
+            ["1", {"Ref": "BulkQueueMaximumConcurrency"}], {"Ref": "ReservedConcurrency"}]}]},
+        json.dumps([reserved, rule]),
     )
 
     # Who hears a failure: each failure queue and the function's errors raise an alarm, whose one

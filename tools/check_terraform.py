@@ -26,7 +26,9 @@ import hcl2
 from cfnlint.decode import decode_str
 from hcl2 import SerializationOptions
 
-from check_template import OPERATIONS  # the operations the code calls, checked against src/aws/
+# The operations the code calls (checked against src/aws/), those only rotation calls, and the
+# template's region condition.
+from check_template import IN_THE_REGIONS, OPERATIONS, ROTATION_ONLY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +51,14 @@ NAMES_IN_TERRAFORM = {
     "var.secret_name_prefix": "secret_name_prefix",
     "var.parameter_path_prefix": "parameter_path_prefix",
     "var.kms_key_arn": "kms_key_arn",
+    "concat([data.aws_region.current.region], var.other_regions)": "this region and the other regions",
 }
+# The template's spelling of "this region and OtherRegions" (a list, in a condition).
+REGIONS_IN_TEMPLATE = IN_THE_REGIONS["StringEquals"]["aws:RequestedRegion"]
+# The template's condition for rotation's statements, and the module's spelling of it.
+WITH_ROTATION = {"Fn::Equals": [{"Ref": "EnableRotation"}, "true"]}
+ROTATION_GUARD = re.compile(r"var\.enable_rotation \? \[1\] : \[\]")
+ROTATION = "rotation is enabled"
 # The template's condition for the statements that need a customer managed key.
 HAS_KMS_KEY = {"Fn::Not": [{"Fn::Equals": [{"Ref": "KmsKeyArn"}, ""]}]}
 # The Terraform spelling of the same: a dynamic block with no instance when no key is given.
@@ -134,6 +143,8 @@ def canonical_sub(text, names):
 def from_template(value):
     if isinstance(value, str):
         return value
+    if value == REGIONS_IN_TEMPLATE:
+        return "{this region and the other regions}"
     if isinstance(value, dict) and set(value) == {"Ref"}:
         return "{" + NAMES_IN_TEMPLATE.get(value["Ref"], f"UNMAPPED {value['Ref']}") + "}"
     if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
@@ -184,6 +195,8 @@ def template_statements(template):
                 guard = "a KMS key is given"
             elif meaning == WITH_BULK_QUEUE:
                 guard = TEMPLATE_ONLY
+            elif meaning == WITH_ROTATION:
+                guard = ROTATION
             else:
                 guard = f"UNMAPPED {condition}"
         if not isinstance(policy, dict) or set(policy) != {"Statement"}:
@@ -243,7 +256,8 @@ def terraform_statements(document):
             if label.startswith("__"):
                 continue
             for_each = " ".join((expression(body.get("for_each")) or "").split())
-            guard = "a KMS key is given" if KMS_GUARD.fullmatch(for_each) else f"UNMAPPED for_each {for_each!r}"
+            guard = ("a KMS key is given" if KMS_GUARD.fullmatch(for_each) else ROTATION
+                     if ROTATION_GUARD.fullmatch(for_each) else f"UNMAPPED for_each {for_each!r}")
             for content in body.get("content", []):
                 if hcl_name(label) == "statement":
                     add(content, guard)
@@ -334,10 +348,16 @@ def main():
     check("the Terraform role has no statement that template.yaml lacks", not by_sid,
           json.dumps([f for forms in by_sid.values() for f in forms]))
     # The same list of the operations the code calls as tools/check_template.py holds (and checks
-    # against src/aws/): each allowed by a statement that needs no KMS key.
+    # against src/aws/): each allowed by a statement that needs no KMS key, and rotation's when
+    # rotation is enabled.
     unconditional = {action for form in have if form["only when"] is None for action in form["actions"]}
-    check("every operation the code calls is allowed by the module's role, with or without a KMS key",
-          set(OPERATIONS) <= unconditional, str(sorted(set(OPERATIONS) - unconditional)))
+    rotating = {action for form in have if form["only when"] == ROTATION for action in form["actions"]}
+    check("every operation the code calls is allowed by the module's role, with or without a KMS key; "
+          "rotation's only when var.enable_rotation",
+          set(OPERATIONS) - ROTATION_ONLY <= unconditional and ROTATION_ONLY <= rotating
+          and not ROTATION_ONLY & unconditional,
+          str([sorted(set(OPERATIONS) - ROTATION_ONLY - unconditional), sorted(ROTATION_ONLY - rotating),
+               sorted(ROTATION_ONLY & unconditional)]))
 
     assume = module.of_type("aws_iam_policy_document", data=True).get(
         reference(role.get("assume_role_policy"), "data.aws_iam_policy_document", "json"), {})
@@ -411,6 +431,16 @@ def main():
     )
     environment = ((function.get("environment") or [{}])[0]).get("variables", {})
     sam_environment = properties.get("Environment", {}).get("Variables", {})
+    check("ENABLE_ROTATION is var.enable_rotation (default false), as template.yaml's EnableRotation",
+          expression(environment.get("ENABLE_ROTATION")) == "tostring(var.enable_rotation)"
+          and sam_environment.get("ENABLE_ROTATION") == {"Ref": "EnableRotation"}
+          and module.variables.get("enable_rotation", {}).get("default") is False
+          and parameters.get("EnableRotation", {}).get("Default") == "false",
+          json.dumps([environment.get("ENABLE_ROTATION"), module.variables.get("enable_rotation")]))
+    check("var.other_regions is empty by default, as template.yaml's OtherRegions",
+          module.variables.get("other_regions", {}).get("default") == []
+          and parameters.get("OtherRegions", {}).get("Default") == "",
+          json.dumps(module.variables.get("other_regions")))
     check("the function keeps template.yaml's RESPONSE_MARGIN_MS",
           literal(environment.get("RESPONSE_MARGIN_MS")) == sam_environment.get("RESPONSE_MARGIN_MS"),
           json.dumps([environment, sam_environment]))

@@ -74,6 +74,10 @@ _CfnLoader.add_multi_constructor(
 )
 
 
+# As `sam local invoke --parameter-overrides EnableRotation=true` would run it.
+PARAMETER_OVERRIDES = {"EnableRotation": "true"}
+
+
 def function_settings():
     """What `sam local invoke` would give the function from template.yaml."""
     template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
@@ -83,9 +87,10 @@ def function_settings():
     parameters = template.get("Parameters", {})
 
     def value(v):
-        # `sam local invoke` gives a `!Ref` to a parameter the parameter's default.
+        # `sam local invoke` gives a `!Ref` to a parameter the parameter's default, or its
+        # override: the samples include rotation's steps, so this runs as a rotating stack.
         if isinstance(v, dict) and "Ref" in v:
-            return str(parameters[v["Ref"]]["Default"])
+            return str(PARAMETER_OVERRIDES.get(v["Ref"], parameters[v["Ref"]]["Default"]))
         return None if v is None else str(v)
 
     # A variable read as None depends on a condition (`!If`): in this template, one that only an

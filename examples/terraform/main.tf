@@ -74,6 +74,8 @@ resource "aws_lambda_function" "this" {
       TERRAFORM_KEY = var.terraform_key
       # The pace of a Users list's AdminSetUserPassword calls, unless the input gives its own.
       MAX_CALLS_PER_SECOND = var.max_calls_per_second
+      # Whether a rotation step may run (the grants above follow the same variable).
+      ENABLE_ROTATION = tostring(var.enable_rotation)
     }
   }
 
@@ -106,53 +108,49 @@ resource "aws_iam_role" "function" {
 }
 
 data "aws_iam_policy_document" "function" {
+  # Setting a password, and the user's status (waiting for a user that is being created; a
+  # rotation's test when the secret names no app client).
   statement {
-    sid       = "SetPasswordsInTheGivenPools"
-    effect    = "Allow"
-    actions   = ["cognito-idp:AdminSetUserPassword"]
-    resources = [aws_cognito_user_pool.this.arn]
-  }
-
-  # Rotation: the pool's minimum password length (createSecret), the app client's secret for
-  # SECRET_HASH and the sign-in with the new password, or the user's status (testSecret).
-  statement {
-    sid    = "TestPasswordsInTheGivenPools"
+    sid    = "SetPasswordsInTheGivenPools"
     effect = "Allow"
     actions = [
-      "cognito-idp:DescribeUserPool",
-      "cognito-idp:DescribeUserPoolClient",
-      "cognito-idp:AdminInitiateAuth",
+      "cognito-idp:AdminSetUserPassword",
       "cognito-idp:AdminGetUser",
     ]
     resources = [aws_cognito_user_pool.this.arn]
   }
 
+  # The region in each ARN is "*" so that other_regions can be listed; the condition keeps every
+  # read to this region and those (aws:RequestedRegion is the endpoint's).
   statement {
     sid       = "ReadPasswordSecrets"
     effect    = "Allow"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = ["arn:${data.aws_partition.current.partition}:secretsmanager:*:${data.aws_caller_identity.current.account_id}:secret:${var.secret_name_prefix}*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = concat([data.aws_region.current.region], var.other_regions)
+    }
   }
 
-  # Rotation and sync: a secret's versions and labels, the new AWSPENDING version, and moving
-  # AWSCURRENT and the function's own COGNITO_CURRENT label.
+  # Rotation and sync: a secret's versions and labels, and moving AWSCURRENT and the function's own
+  # COGNITO_CURRENT label.
   statement {
-    sid    = "RotateAndLabelPasswordSecrets"
+    sid    = "LabelPasswordSecrets"
     effect = "Allow"
     actions = [
       "secretsmanager:DescribeSecret",
-      "secretsmanager:PutSecretValue",
       "secretsmanager:UpdateSecretVersionStage",
     ]
     resources = ["arn:${data.aws_partition.current.partition}:secretsmanager:*:${data.aws_caller_identity.current.account_id}:secret:${var.secret_name_prefix}*"]
-  }
 
-  # GetRandomPassword touches no resource, so IAM accepts no narrower resource.
-  statement {
-    sid       = "GenerateRotatedPasswords"
-    effect    = "Allow"
-    actions   = ["secretsmanager:GetRandomPassword"]
-    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = concat([data.aws_region.current.region], var.other_regions)
+    }
   }
 
   # A Users list reads its secrets 20 at a time. BatchGetSecretValue has no resource-level
@@ -170,6 +168,56 @@ data "aws_iam_policy_document" "function" {
     effect    = "Allow"
     actions   = ["ssm:GetParameter"]
     resources = ["arn:${data.aws_partition.current.partition}:ssm:*:${data.aws_caller_identity.current.account_id}:parameter${var.parameter_path_prefix}*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = concat([data.aws_region.current.region], var.other_regions)
+    }
+  }
+
+  # Rotation only (template.yaml's EnableRotation): the new AWSPENDING version and its password,
+  # the pool's minimum password length, and the app client's secret and the sign-in that tests a
+  # new password.
+  dynamic "statement" {
+    for_each = var.enable_rotation ? [1] : []
+    content {
+      sid       = "WriteRotatedSecretVersions"
+      effect    = "Allow"
+      actions   = ["secretsmanager:PutSecretValue"]
+      resources = ["arn:${data.aws_partition.current.partition}:secretsmanager:*:${data.aws_caller_identity.current.account_id}:secret:${var.secret_name_prefix}*"]
+
+      condition {
+        test     = "StringEquals"
+        variable = "aws:RequestedRegion"
+        values   = concat([data.aws_region.current.region], var.other_regions)
+      }
+    }
+  }
+
+  # GetRandomPassword touches no resource, so IAM accepts no narrower resource.
+  dynamic "statement" {
+    for_each = var.enable_rotation ? [1] : []
+    content {
+      sid       = "GenerateRotatedPasswords"
+      effect    = "Allow"
+      actions   = ["secretsmanager:GetRandomPassword"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.enable_rotation ? [1] : []
+    content {
+      sid    = "TestRotatedPasswordsInTheGivenPools"
+      effect = "Allow"
+      actions = [
+        "cognito-idp:DescribeUserPool",
+        "cognito-idp:DescribeUserPoolClient",
+        "cognito-idp:AdminInitiateAuth",
+      ]
+      resources = [aws_cognito_user_pool.this.arn]
+    }
   }
 
   # Only with a customer managed key (template.yaml's HasKmsKey), and only through the services.

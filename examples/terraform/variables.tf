@@ -26,7 +26,7 @@ variable "password_generation" {
 # names do (defaults and patterns too); tools/check_terraform.py holds the two side by side.
 
 variable "secret_name_prefix" {
-  description = "The function may read Secrets Manager secrets whose names start with this prefix (this account and region)."
+  description = "The function may read Secrets Manager secrets whose names start with this prefix (this account, this region and other_regions)."
   type        = string
   default     = "cognito-set-password/"
 
@@ -37,7 +37,7 @@ variable "secret_name_prefix" {
 }
 
 variable "parameter_path_prefix" {
-  description = "The function may read SSM parameters whose names start with this path (this account and region)."
+  description = "The function may read SSM parameters whose names start with this path (this account, this region and other_regions)."
   type        = string
   default     = "/cognito-set-password/"
 
@@ -45,6 +45,23 @@ variable "parameter_path_prefix" {
     condition     = can(regex("^/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$", var.parameter_path_prefix))
     error_message = "parameter_path_prefix must be a path of one or more segments of letters, digits and _.-, starting and ending with a slash (not / alone; no wildcard)."
   }
+}
+
+variable "other_regions" {
+  description = "Other regions whose secrets and parameters under the prefixes the function may read (template.yaml's OtherRegions); empty: this region only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.other_regions : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]+$", r))])
+    error_message = "other_regions must be region names, such as eu-west-1."
+  }
+}
+
+variable "enable_rotation" {
+  description = "Let the function rotate user secrets (template.yaml's EnableRotation): it may then write secret versions, generate passwords and sign in to test them. Add an aws_lambda_permission for secretsmanager.amazonaws.com too."
+  type        = bool
+  default     = false
 }
 
 variable "kms_key_arn" {

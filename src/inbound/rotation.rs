@@ -45,18 +45,25 @@ pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> R
         action: step,
         resource: secret_id.clone(),
     };
-    let outcome = within(
-        invocation.deadlines.work,
-        call,
-        rotation::rotate(
-            invocation.clients,
-            invocation.settings,
-            event.step,
-            secret_id,
-            version,
-        ),
-    )
-    .await;
+    let outcome = if !invocation.settings.enable_rotation {
+        Err(Error::RotationNotEnabled {
+            step,
+            secret_id: secret_id.clone(),
+        })
+    } else {
+        within(
+            invocation.deadlines.work,
+            call,
+            rotation::rotate(
+                invocation.clients,
+                invocation.settings,
+                event.step,
+                secret_id,
+                version,
+            ),
+        )
+        .await
+    };
     let request_id = &invocation.context.request_id;
     match outcome {
         Ok(result) => {

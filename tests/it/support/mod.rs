@@ -34,9 +34,18 @@ pub async fn function_at(endpoint: &str, mut settings: Settings) -> Function {
     Function::new(setup::clients(&config), settings)
 }
 
+/// The settings of the tests' in-process function: the defaults, deployed as a rotating stack
+/// (`EnableRotation`); the refusal of a step without it is tested through the binary.
+pub fn rotating() -> Settings {
+    Settings {
+        enable_rotation: true,
+        ..Settings::default()
+    }
+}
+
 /// The function, in process, reaching moto only through a fault proxy the test controls.
 pub async fn function_behind_proxy() -> (proxy::FaultProxy, Function) {
-    function_behind_proxy_with(Settings::default()).await
+    function_behind_proxy_with(rotating()).await
 }
 
 /// [`function_behind_proxy`] with `settings`.
@@ -46,8 +55,9 @@ pub async fn function_behind_proxy_with(settings: Settings) -> (proxy::FaultProx
     (proxy, function)
 }
 
+/// The function, in process, against moto, with [`rotating`] settings.
 pub async fn function() -> Function {
-    function_at(moto::endpoint(), Settings::default()).await
+    function_at(moto::endpoint(), rotating()).await
 }
 
 /// An invocation context as the runtime builds it, with `budget` until the deadline.

@@ -73,7 +73,9 @@ impl Rie {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("RESPONSE_URL_HOSTS", super::RESPONSE_URL_HOSTS);
+            .env("RESPONSE_URL_HOSTS", super::RESPONSE_URL_HOSTS)
+            // Deployed as a rotating stack, as the rotation samples need; a test may say false.
+            .env("ENABLE_ROTATION", "true");
         for (key, value) in env {
             rie.env(key, value);
         }

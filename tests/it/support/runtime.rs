@@ -220,7 +220,9 @@ impl FunctionProcess {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             // The tests' ResponseURLs are on loopback, as a local run's are.
-            .env("RESPONSE_URL_HOSTS", super::RESPONSE_URL_HOSTS);
+            .env("RESPONSE_URL_HOSTS", super::RESPONSE_URL_HOSTS)
+            // Deployed as a rotating stack, as the rotation samples need; a test may say false.
+            .env("ENABLE_ROTATION", "true");
         for (key, value) in env {
             command.env(key, value);
         }
