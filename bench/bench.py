@@ -342,7 +342,10 @@ class World:
         cognito = boto3.client("cognito-idp", **aws)
         self.pool = cognito.create_user_pool(PoolName="bench")["UserPool"]["Id"]
         cognito.admin_create_user(UserPoolId=self.pool, Username="alice")
-        boto3.client("secretsmanager", **aws).create_secret(Name="bench/alice", SecretString="Bench-Passw0rd!x")
+        # Bound to alice (cognito-set-password:user), as every secret the function serves must be.
+        boto3.client("secretsmanager", **aws).create_secret(
+            Name="bench/alice", SecretString="Bench-Passw0rd!x",
+            Tags=[{"Key": "cognito-set-password:user", "Value": f"{self.pool}/alice"}])
         self.trust, self.trust_description = make_tls_files(WORK, public_roots)
         self.cfn = ResponseUrl(WORK)
         self.fronts = {}

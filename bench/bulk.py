@@ -137,7 +137,8 @@ class World:
         def create(user):
             name, secret, password = user
             self.cognito.admin_create_user(UserPoolId=self.pool, Username=name, MessageAction="SUPPRESS")
-            secrets.create_secret(Name=secret, SecretString=password)
+            secrets.create_secret(Name=secret, SecretString=password,
+                                  Tags=[{"Key": "cognito-set-password:user", "Value": f"{self.pool}/{name}"}])
 
         with concurrent.futures.ThreadPoolExecutor(4) as workers:
             list(workers.map(create, self.users))

@@ -144,14 +144,34 @@ pub enum Error {
     },
 
     #[error(
-        "{source_name} names {new}, but this secret holds the password of {held}, and a secret sets \
-         the password of one user only, so nothing was set: give {new} a secret of its own, and \
-         store a version that names {held} in this one"
+        "{source_name} is not bound to a user ({why}), and a secret or parameter sets the password \
+         of the user it is bound to only, so nothing was set for {requested}. If it is meant for \
+         that user, tag it after checking: {fix}"
     )]
-    UserChanged {
+    Unbound {
         source_name: String,
-        held: String,
-        new: String,
+        why: String,
+        requested: String,
+        fix: String,
+    },
+
+    #[error(
+        "{source_name} is bound to {bound} (its tag cognito-set-password:user), not to {requested}: \
+         refused, nothing was set. Give each user a secret or parameter of its own"
+    )]
+    BoundToAnother {
+        source_name: String,
+        bound: String,
+        requested: String,
+    },
+
+    #[error(
+        "{source_name}: this deployment refuses version selectors (AllowVersionSelectors is false, \
+         ALLOW_VERSION_SELECTORS), so nothing was set; leave out {selector} to use the current value"
+    )]
+    VersionSelectorRefused {
+        source_name: String,
+        selector: &'static str,
     },
 
     #[error("the new password of {who} does not work: {detail}")]

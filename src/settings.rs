@@ -17,6 +17,16 @@ pub const MIN_CALLS_PER_SECOND: f64 = 0.01;
 /// The most calls per second a request or the environment may ask for.
 pub const MAX_CALLS_PER_SECOND: f64 = 10_000.0;
 
+/// Whether a secret or parameter must be bound to the user it sets (`SECRET_BINDING`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretBinding {
+    /// `tag`, the default: its tag `cognito-set-password:user` names the one user it may set.
+    Tag,
+    /// `none`: any secret under the prefix may set any user's password (one shared password for
+    /// many test users); a JSON secret that names a user still sets that user only.
+    None,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// See [`DEFAULT_RESPONSE_MARGIN`]; `RESPONSE_MARGIN_MS` in the environment.
@@ -38,6 +48,11 @@ pub struct Settings {
     /// the deployment grants what rotation needs only then, so a step without it is refused with
     /// a message that names the parameter, rather than failing on a denied call halfway.
     pub enable_rotation: bool,
+    /// See [`SecretBinding`].
+    pub secret_binding: SecretBinding,
+    /// Whether a request may name a version (`PasswordSecretVersionStage`/`Id`, an SSM `:n` or
+    /// `:label`): on a bound secret only that user's own older password (`ALLOW_VERSION_SELECTORS`).
+    pub allow_version_selectors: bool,
     /// Hosts a ResponseURL may name besides CloudFormation's own, over http or https on any port
     /// (`RESPONSE_URL_HOSTS`, comma-separated): for local runs, tests and benches, never on AWS.
     pub response_url_hosts: Vec<String>,
@@ -55,6 +70,8 @@ impl Default for Settings {
             max_calls_per_second: DEFAULT_MAX_CALLS_PER_SECOND,
             bulk_queue_copies: 1,
             enable_rotation: false,
+            secret_binding: SecretBinding::Tag,
+            allow_version_selectors: true,
             response_url_hosts: Vec::new(),
             panic_for_username: None,
         }
@@ -114,14 +131,20 @@ impl Settings {
                  and stacks' requests are then throttled; raise ReservedConcurrency or lower the other"
             );
         }
-        if let Some(enabled) = variable("ENABLE_ROTATION", "true or false", |text| {
+        if let Some(enabled) = variable("ENABLE_ROTATION", "true or false", boolean) {
+            settings.enable_rotation = enabled;
+        }
+        if let Some(binding) = variable("SECRET_BINDING", "tag or none", |text| {
             match text.to_ascii_lowercase().as_str() {
-                "true" => Some(true),
-                "false" => Some(false),
+                "tag" => Some(SecretBinding::Tag),
+                "none" => Some(SecretBinding::None),
                 _ => None,
             }
         }) {
-            settings.enable_rotation = enabled;
+            settings.secret_binding = binding;
+        }
+        if let Some(allowed) = variable("ALLOW_VERSION_SELECTORS", "true or false", boolean) {
+            settings.allow_version_selectors = allowed;
         }
         if let Ok(key) = std::env::var("TERRAFORM_KEY")
             && !key.trim().is_empty()
@@ -152,6 +175,14 @@ impl Settings {
 /// environment.
 pub fn is_rate(rate: f64) -> bool {
     rate.is_finite() && (MIN_CALLS_PER_SECOND..=MAX_CALLS_PER_SECOND).contains(&rate)
+}
+
+fn boolean(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
 }
 
 /// The environment variable `name`, trimmed and parsed; one that is set but does not parse is

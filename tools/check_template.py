@@ -71,6 +71,7 @@ OPERATIONS = {
     "secretsmanager:UpdateSecretVersionStage": "secrets.rs",
     "secretsmanager:GetRandomPassword": "secrets.rs",
     "ssm:GetParameter": "ssm.rs",
+    "ssm:ListTagsForResource": "ssm.rs",
 }
 # What only rotation calls: granted only when EnableRotation is true.
 ROTATION_ONLY = {"cognito-idp:DescribeUserPool", "cognito-idp:DescribeUserPoolClient", "cognito-idp:AdminInitiateAuth",
@@ -141,7 +142,7 @@ def main():
     check(
         "the role allows exactly these actions",
         set(by_action) == {*cognito_actions, *secret_actions, *queue_actions, "secretsmanager:GetRandomPassword",
-                           "secretsmanager:BatchGetSecretValue", "ssm:GetParameter", "kms:Decrypt",
+                           "secretsmanager:BatchGetSecretValue", "ssm:GetParameter", "ssm:ListTagsForResource", "kms:Decrypt",
                            "kms:GenerateDataKey", "sqs:SendMessage"},
         f"{sorted(by_action)}",
     )
@@ -189,12 +190,23 @@ def main():
     only_on("secretsmanager:BatchGetSecretValue", "*",
             '"*" (no resource-level permissions; each secret still needs GetSecretValue)')
 
-    only_on(
-        "ssm:GetParameter",
-        {"Fn::Sub": "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter${ParameterPathPrefix}*"},
-        "parameters under ParameterPathPrefix, in this account, this region and OtherRegions",
-        IN_THE_REGIONS,
-    )
+    for action in ("ssm:GetParameter", "ssm:ListTagsForResource"):
+        only_on(
+            action,
+            {"Fn::Sub": "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter${ParameterPathPrefix}*"},
+            "parameters under ParameterPathPrefix, in this account, this region and OtherRegions",
+            IN_THE_REGIONS,
+        )
+    for variable, parameter, default, allowed in (("SECRET_BINDING", "SecretBinding", "Tag", ["Tag", "None"]),
+                                                  ("ALLOW_VERSION_SELECTORS", "AllowVersionSelectors", "true",
+                                                   ["true", "false"])):
+        spec = transformed["Parameters"].get(parameter, {})
+        check(
+            f"{variable} is the {parameter} parameter ({' or '.join(allowed)}, default {default})",
+            transformed["Resources"]["SetPasswordFunction"]["Properties"]["Environment"]["Variables"].get(variable)
+            == {"Ref": parameter} and spec.get("Default") == default and spec.get("AllowedValues") == allowed,
+            json.dumps(spec),
+        )
 
     secret_context = {"kms:EncryptionContext:SecretARN": {"Fn::Sub": (
         "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}*")}}

@@ -206,10 +206,15 @@ def main():
     passwords = {"alice": strong_password(), "alice-rotated": strong_password(), "bob": strong_password()}
     for user in ("alice", "bob"):
         cognito.admin_create_user(UserPoolId=pool, Username=user)
-    secretsmanager.create_secret(Name="cognito-set-password/alice",
+    # Each bound to its user by its tag, created with it (which takes secretsmanager:TagResource
+    # and ssm:AddTagsToResource besides the write).
+    def bound_to(user):
+        return [{"Key": "cognito-set-password:user", "Value": f"{pool}/{user}"}]
+    secretsmanager.create_secret(Name="cognito-set-password/alice", Tags=bound_to("alice"),
                                  SecretString=json.dumps({"username": "alice", "password": passwords["alice"]}))
-    ssm.put_parameter(Name="/cognito-set-password/alice-rotated", Value=passwords["alice-rotated"], Type="SecureString")
-    secretsmanager.create_secret(Name="cognito-set-password/bob", SecretString=passwords["bob"])
+    ssm.put_parameter(Name="/cognito-set-password/alice-rotated", Value=passwords["alice-rotated"], Type="SecureString",
+                      Tags=bound_to("alice"))
+    secretsmanager.create_secret(Name="cognito-set-password/bob", SecretString=passwords["bob"], Tags=bound_to("bob"))
     # Which password each event should leave its user with.
     expected_password = {
         "cloudformation-create.json": passwords["alice"],

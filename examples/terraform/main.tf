@@ -166,7 +166,7 @@ data "aws_iam_policy_document" "function" {
   statement {
     sid       = "ReadPasswordParameters"
     effect    = "Allow"
-    actions   = ["ssm:GetParameter"]
+    actions   = ["ssm:GetParameter", "ssm:ListTagsForResource"]
     resources = ["arn:${data.aws_partition.current.partition}:ssm:*:${data.aws_caller_identity.current.account_id}:parameter${var.parameter_path_prefix}*"]
 
     condition {
@@ -360,6 +360,12 @@ resource "aws_secretsmanager_secret" "password" {
   description             = "The password of ${var.username} in ${var.name}; the function reads it, Terraform passes only this secret's ARN."
   kms_key_id              = var.kms_key_arn
   recovery_window_in_days = var.secret_recovery_window_in_days
+
+  # The binding: the function sets only the password of the user this tag names. Whoever runs
+  # this needs secretsmanager:TagResource, which writing the secret's versions does not give.
+  tags = {
+    "cognito-set-password:user" = "${aws_cognito_user_pool.this.id}/${var.username}"
+  }
 }
 
 # Each new value is a new version (a new version_id), which becomes AWSCURRENT.

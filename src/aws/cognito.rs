@@ -185,9 +185,43 @@ fn secret_hash(client_secret: &SecretString, username: &str, client_id: &str) ->
     aws_smithy_types::base64::encode(mac.finalize().into_bytes())
 }
 
+/// Who a name means in a pool: the username as the pool stores it, and the `sub`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub username: String,
+    pub sub: Option<String>,
+}
+
+/// The user `username` (a username, an alias or a `sub`) means in the pool.
+pub async fn identify(client: &Client, user_pool_id: &str, username: &str) -> Result<Identity, Error> {
+    let output = get_user(client, user_pool_id, username).await?;
+    let sub = output
+        .user_attributes
+        .unwrap_or_default()
+        .into_iter()
+        .find(|attribute| attribute.name == "sub")
+        .and_then(|attribute| attribute.value);
+    Ok(Identity {
+        username: output.username,
+        sub,
+    })
+}
+
 /// The user's status (`CONFIRMED`, `FORCE_CHANGE_PASSWORD`, ...).
 pub async fn user_status(client: &Client, user_pool_id: &str, username: &str) -> Result<String, Error> {
-    let output = client
+    let output = get_user(client, user_pool_id, username).await?;
+    Ok(output
+        .user_status
+        .map(|status| status.as_str().to_owned())
+        .unwrap_or_else(|| "UNKNOWN".into()))
+}
+
+async fn get_user(
+    client: &Client,
+    user_pool_id: &str,
+    username: &str,
+) -> Result<aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUserOutput, Error> {
+    client
         .admin_get_user()
         .user_pool_id(user_pool_id)
         .username(username)
@@ -199,11 +233,7 @@ pub async fn user_status(client: &Client, user_pool_id: &str, username: &str) ->
                 user_pool_id: user_pool_id.to_owned(),
             },
             _ => Error::from_sdk(err, pool_call("cognito-idp:AdminGetUser", user_pool_id)),
-        })?;
-    Ok(output
-        .user_status
-        .map(|status| status.as_str().to_owned())
-        .unwrap_or_else(|| "UNKNOWN".into()))
+        })
 }
 
 fn pool_call(action: &'static str, user_pool_id: &str) -> AwsCall {

@@ -24,9 +24,15 @@ pub const COGNITO_LABEL: &str = "COGNITO_CURRENT";
 pub struct Versions {
     pub rotation_enabled: bool,
     stages: HashMap<String, Vec<String>>,
+    tags: Vec<(String, String)>,
 }
 
 impl Versions {
+    /// The value of the secret's tag `key`.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
     pub fn exists(&self, version_id: &str) -> bool {
         self.stages.contains_key(version_id)
     }
@@ -151,6 +157,12 @@ pub async fn describe(client: &Client, secret_id: &str) -> Result<Versions, Erro
     Ok(Versions {
         rotation_enabled: output.rotation_enabled.unwrap_or(false),
         stages: output.version_ids_to_stages.unwrap_or_default(),
+        tags: output
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|tag| Some((tag.key?, tag.value.unwrap_or_default())))
+            .collect(),
     })
 }
 

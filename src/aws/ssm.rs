@@ -1,8 +1,9 @@
-//! SSM Parameter Store: reading a password's SecureString parameter, decrypted.
+//! SSM Parameter Store: reading a password's SecureString parameter, decrypted, and its tags.
 
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::operation::get_parameter::GetParameterError;
-use aws_sdk_ssm::types::ParameterType;
+use aws_sdk_ssm::operation::list_tags_for_resource::ListTagsForResourceError;
+use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging};
 use secrecy::SecretString;
 
 use crate::error::{AwsCall, Error};
@@ -13,6 +14,34 @@ pub fn read_call(name: &str) -> AwsCall {
         action: "ssm:GetParameter",
         resource: name.to_owned(),
     }
+}
+
+/// The value of tag `key` of the parameter named `name` (a name, not an ARN or a selector).
+pub async fn tag(client: &Client, name: &str, key: &str) -> Result<Option<String>, Error> {
+    let call = AwsCall {
+        action: "ssm:ListTagsForResource",
+        resource: name.to_owned(),
+    };
+    let output = client
+        .list_tags_for_resource()
+        .resource_type(ResourceTypeForTagging::Parameter)
+        .resource_id(name)
+        .send()
+        .await
+        .map_err(|err| match err.as_service_error() {
+            Some(ListTagsForResourceError::InvalidResourceId(_)) => Error::NotFound {
+                source_name: format!("SSM parameter `{name}`"),
+                call: call.clone(),
+                hint: "",
+            },
+            _ => Error::from_sdk(err, call.clone()),
+        })?;
+    Ok(output
+        .tag_list
+        .unwrap_or_default()
+        .into_iter()
+        .find(|tag| tag.key == key)
+        .map(|tag| tag.value))
 }
 
 /// The parameter's value, decrypted; a StringList is refused, and a plain String is used with a

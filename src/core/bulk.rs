@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::aws::clients::Clients;
 use crate::aws::{regions, secrets};
+use crate::core::binding::Policy;
 use crate::core::password::{PasswordRef, select_from_secret};
 use crate::core::request::SetPasswordRequest;
 use crate::core::setter::{self, RateLimiter};
@@ -38,7 +39,13 @@ pub struct UserOutcome {
 }
 
 /// Sets every user's password; the outcomes come back in the list's order.
-pub async fn run(clients: &Clients, list: &UserList, rate: f64, deadline: Instant) -> Vec<UserOutcome> {
+pub async fn run(
+    clients: &Clients,
+    policy: Policy,
+    list: &UserList,
+    rate: f64,
+    deadline: Instant,
+) -> Vec<UserOutcome> {
     let prefetched = Arc::new(prefetch(clients, &list.users, deadline).await);
     let limiter = Arc::new(RateLimiter::per_second(rate));
     let mut results: Vec<Option<UserResult>> = (0..list.users.len()).map(|_| None).collect();
@@ -53,7 +60,7 @@ pub async fn run(clients: &Clients, list: &UserList, rate: f64, deadline: Instan
             running.spawn(async move {
                 (
                     index,
-                    set_one(&clients, &user, &prefetched, &limiter, deadline).await,
+                    set_one(&clients, policy, &user, &prefetched, &limiter, deadline).await,
                 )
             });
         }
@@ -77,6 +84,7 @@ pub async fn run(clients: &Clients, list: &UserList, rate: f64, deadline: Instan
 
 async fn set_one(
     clients: &Clients,
+    policy: Policy,
     user: &SetPasswordRequest,
     prefetched: &HashMap<String, SecretString>,
     limiter: &RateLimiter,
@@ -92,10 +100,17 @@ async fn set_one(
             json_key,
             version_stage: None,
             version_id: None,
-        } if prefetched.contains_key(secret_id) => {
-            select_from_secret(secret_id, prefetched[secret_id].clone(), json_key.as_deref())
-        }
-        _ => setter::resolve(clients, user, deadline).await,
+        } if prefetched.contains_key(secret_id) => setter::bound(clients, policy, user, deadline)
+            .await
+            .and_then(|()| {
+                select_from_secret(
+                    secret_id,
+                    prefetched[secret_id].clone(),
+                    json_key.as_deref(),
+                    (&user.user_pool_id, &user.username),
+                )
+            }),
+        _ => setter::resolve(clients, policy, user, deadline).await,
     };
     let outcome = match password {
         Ok(password) => setter::apply(clients, user, &password, deadline, Some(limiter)).await,

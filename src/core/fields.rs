@@ -5,6 +5,11 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 
+/// The keys of a user's secret that name its user: never a password.
+pub const USER_POOL_ID: &str = "UserPoolId";
+pub const USERNAME: &str = "Username";
+pub const CLIENT_ID: &str = "ClientId";
+
 /// A JSON value's type, for messages: never the value.
 pub fn type_name(value: &Value) -> &'static str {
     match value {

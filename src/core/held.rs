@@ -1,12 +1,14 @@
 //! Which version of a user's secret Cognito holds, and moving Cognito to a new one: the one path
-//! that rotation's setSecret and the sync share. It refuses a version that names another user,
-//! sets each version's password once, and records it with [`COGNITO_LABEL`].
+//! that rotation's setSecret and the sync share. It refuses a version that names another user than
+//! the secret's binding (its tag; labels are only a record, and anyone who may write versions can
+//! move them), sets each version's password once, and records it with [`COGNITO_LABEL`].
 
 use secrecy::ExposeSecret;
 
 use crate::aws::clients::Clients;
 use crate::aws::cognito;
 use crate::aws::secrets::{self, COGNITO_LABEL, Versions};
+use crate::core::binding::{self, BINDING_TAG};
 use crate::core::password::{DEFAULT_JSON_KEY, PasswordRef};
 use crate::core::request::SetPasswordRequest;
 use crate::core::setter::set_in_cognito;
@@ -24,6 +26,25 @@ pub enum Held {
     /// Cognito held the same password under an older version: only the label moved (a pool with
     /// password history would refuse it twice).
     SamePassword,
+}
+
+/// Refuses version `version_id` of `secret_id` unless the secret's binding names the user the
+/// version names.
+pub async fn check_bound(
+    clients: &Clients,
+    secret_id: &str,
+    versions: &Versions,
+    version_id: &str,
+    secret: &UserSecret,
+) -> Result<(), Error> {
+    binding::check(
+        clients,
+        &source(secret_id, version_id),
+        versions.tag(BINDING_TAG),
+        &secret.user_pool_id,
+        &secret.username,
+    )
+    .await
 }
 
 /// Where a version's password comes from, for messages.
@@ -55,42 +76,32 @@ pub async fn read(
         .transpose()
 }
 
-/// Makes Cognito hold `new`, version `version_id` of `secret_id`. The user it names must be the
-/// one of the version Cognito holds, or, before any is labelled, of the version staged
-/// `fallback_stage`.
+/// Makes Cognito hold `new`, version `version_id` of `secret_id`, when the user it names is the
+/// one the secret is bound to.
 pub async fn hold(
     clients: &Clients,
     secret_id: &str,
     versions: &Versions,
     version_id: &str,
     new: &UserSecret,
-    fallback_stage: &str,
     wait: UserWait,
 ) -> Result<Held, Error> {
+    check_bound(clients, secret_id, versions, version_id, new).await?;
     let held_version = versions.carrying(COGNITO_LABEL);
     if held_version == Some(version_id) {
         return Ok(Held::Already);
     }
-    let baseline = match held_version.or_else(|| versions.carrying(fallback_stage)) {
-        Some(id) if id != version_id => match read(clients, secret_id, id, None).await? {
-            Some(Parsed::User(secret)) => Some(secret),
+    // Only to spare a pool with password history a second set of the same password.
+    let held = match held_version {
+        Some(id) => match read(clients, secret_id, id, None).await? {
+            Some(Parsed::User(secret)) if secret.same_user(new) => Some(secret),
             _ => None,
         },
-        _ => None,
+        None => None,
     };
-    if let Some(baseline) = &baseline
-        && !new.same_user(baseline)
-    {
-        return Err(Error::UserChanged {
-            source_name: source(secret_id, version_id).source_name(),
-            held: baseline.who(),
-            new: new.who(),
-        });
-    }
-    let mut same_password = held_version.is_some()
-        && baseline
-            .as_ref()
-            .is_some_and(|held| held.password.expose_secret() == new.password.expose_secret());
+    let mut same_password = held
+        .as_ref()
+        .is_some_and(|held| held.password.expose_secret() == new.password.expose_secret());
     if !same_password {
         let request = SetPasswordRequest {
             user_pool_id: new.user_pool_id.clone(),

@@ -3,6 +3,7 @@
 //! check -> set, within the deadline, at the rate limit, waiting for a user), and, for a user's
 //! secret, which version Cognito holds, its rotation and its sync.
 
+pub mod binding;
 pub mod bulk;
 pub mod contract;
 pub mod deadline;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::aws::regions::SecretStores;
 use crate::aws::{secrets, ssm};
-use crate::core::fields::{list_keys, type_name};
+use crate::core::fields::{CLIENT_ID, USER_POOL_ID, USERNAME, list_keys, type_name};
 use crate::error::{AwsCall, Error};
 
 /// The key read from a JSON secret when `PasswordSecretJsonKey` is not given.
@@ -77,9 +77,10 @@ impl PasswordRef {
         }
     }
 
-    /// Reads the referenced value into a redacted [`SecretString`]; every error names the
+    /// Reads the referenced value into a redacted [`SecretString`] for `user` (pool id and
+    /// username: a JSON secret that names a user must name this one); every error names the
     /// reference, never the value.
-    pub async fn resolve(&self, stores: &SecretStores) -> Result<SecretString, Error> {
+    pub async fn resolve(&self, stores: &SecretStores, user: (&str, &str)) -> Result<SecretString, Error> {
         match self {
             PasswordRef::Secret {
                 secret_id,
@@ -94,7 +95,7 @@ impl PasswordRef {
                     version_id.as_deref(),
                 )
                 .await?;
-                select_from_secret(secret_id, value, json_key.as_deref())
+                select_from_secret(secret_id, value, json_key.as_deref(), user)
             }
             PasswordRef::Parameter { name } => non_empty(ssm::read_parameter(&stores.ssm, name).await?, self),
         }
@@ -103,11 +104,14 @@ impl PasswordRef {
 
 /// A plain SecretString is the password; a JSON object yields the value under `json_key` (or
 /// [`DEFAULT_JSON_KEY`]). A password that merely starts with `{` but is not a JSON object is
-/// taken as it is.
+/// taken as it is. A user's secret (one with `UserPoolId` or `Username`) yields a password only
+/// for the user it names, and only from its password key: the keys that name a user or an app
+/// client are public, and are never read as a password.
 pub fn select_from_secret(
     secret_id: &str,
     value: SecretString,
     json_key: Option<&str>,
+    (user_pool_id, username): (&str, &str),
 ) -> Result<SecretString, Error> {
     let source = || PasswordRef::Secret {
         secret_id: secret_id.to_owned(),
@@ -132,6 +136,35 @@ pub fn select_from_secret(
         return non_empty(value, &source());
     };
     let key = json_key.unwrap_or(DEFAULT_JSON_KEY);
+    if [USER_POOL_ID, USERNAME, CLIENT_ID].contains(&key) {
+        return Err(Error::UnusableSecret {
+            source_name: source().to_string(),
+            problem: format!(
+                "`PasswordSecretJsonKey` is `{key}`, which names a user or an app client and is never \
+                 read as a password; name the key that holds the password"
+            ),
+        });
+    }
+    if object.contains_key(USER_POOL_ID) || object.contains_key(USERNAME) {
+        if key != DEFAULT_JSON_KEY {
+            return Err(Error::UnusableSecret {
+                source_name: source().to_string(),
+                problem: format!(
+                    "it is a user's secret (it has `{USER_POOL_ID}`/`{USERNAME}`), which yields a \
+                     password only from its `{DEFAULT_JSON_KEY}` key; leave out `PasswordSecretJsonKey`"
+                ),
+            });
+        }
+        let named = |field: &str| object.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let (named_pool, named_user) = (named(USER_POOL_ID), named(USERNAME));
+        if named_pool != user_pool_id || named_user != username {
+            return Err(Error::BoundToAnother {
+                source_name: source().to_string(),
+                bound: format!("user `{named_user}` in user pool `{named_pool}` (the user its value names)"),
+                requested: format!("user `{username}` in user pool `{user_pool_id}`"),
+            });
+        }
+    }
     match object.remove(key) {
         Some(Value::String(password)) => non_empty(SecretString::from(password), &source()),
         Some(other) => Err(Error::UnusableSecret {
@@ -161,7 +194,7 @@ mod tests {
     use super::*;
 
     fn select(value: &str, key: Option<&str>) -> Result<String, String> {
-        select_from_secret("app/alice", SecretString::from(value.to_owned()), key)
+        select_from_secret("app/alice", SecretString::from(value.to_owned()), key, ("pool", "alice"))
             .map(|s| s.expose_secret().to_owned())
             .map_err(|e| e.to_string())
     }
@@ -214,8 +247,27 @@ mod tests {
     }
 
     #[test]
+    fn a_users_secret_yields_only_its_password_and_only_for_its_user() {
+        let carol = r#"{"UserPoolId":"pool","Username":"carol","ClientId":"c1","password":"Carol-Pass-1!"}"#;
+        // The public keys are never a password, whatever PasswordSecretJsonKey says.
+        for key in ["UserPoolId", "Username", "ClientId"] {
+            let message = select(carol, Some(key)).unwrap_err();
+            assert!(message.contains("is never read as a password"), "{message}");
+        }
+        let message = select(r#"{"UserPoolId":"pool","Username":"alice","pw":"Other-1!"}"#, Some("pw")).unwrap_err();
+        assert!(message.contains("only from its `password` key"), "{message}");
+        // It sets the user it names, and no other.
+        let message = select(carol, None).unwrap_err();
+        assert!(message.contains("bound to user `carol` in user pool `pool`"), "{message}");
+        assert!(message.contains("not to user `alice` in user pool `pool`"), "{message}");
+        let alice = r#"{"UserPoolId":"pool","Username":"alice","password":"Alice-Pass-1!"}"#;
+        assert_eq!(select(alice, None).unwrap(), "Alice-Pass-1!");
+    }
+
+    #[test]
     fn debug_of_the_resolved_value_is_redacted() {
-        let secret = select_from_secret("s", SecretString::from("Sekret-Value-9!".to_owned()), None).unwrap();
+        let secret =
+            select_from_secret("s", SecretString::from("Sekret-Value-9!".to_owned()), None, ("p", "u")).unwrap();
         assert!(!format!("{secret:?}").contains("Sekret"));
     }
 }

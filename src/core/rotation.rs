@@ -147,7 +147,6 @@ impl Rotation<'_> {
             &self.versions,
             self.token,
             &pending,
-            AWSCURRENT,
             UserWait::none(),
         )
         .await?;
@@ -261,7 +260,10 @@ impl Rotation<'_> {
                 self.token
             ),
         })?;
-        UserSecret::parse(&self.source().source_name(), value)
+        let pending = UserSecret::parse(&self.source().source_name(), value)?;
+        // testSecret signs in as this user: only ever the one the secret is bound to.
+        held::check_bound(self.clients, self.secret_id, &self.versions, self.token, &pending).await?;
+        Ok(pending)
     }
 
     async fn read(&self, version_id: Option<&str>, stage: Option<&str>) -> Result<UserSecret, Error> {
@@ -281,6 +283,15 @@ impl Rotation<'_> {
             source_name: name.clone(),
             problem: "it has no value".into(),
         })?;
-        UserSecret::parse(&name, value)
+        let secret = UserSecret::parse(&name, value)?;
+        held::check_bound(
+            self.clients,
+            self.secret_id,
+            &self.versions,
+            version_id.unwrap_or(self.token),
+            &secret,
+        )
+        .await?;
+        Ok(secret)
     }
 }

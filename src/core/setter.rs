@@ -1,6 +1,6 @@
-//! The one path that sets a password, whatever the way in: resolve the reference, check the
-//! value, set it, each call within the deadline, waiting for a user that is being created, and,
-//! for many users, no faster than a client-side rate limit.
+//! The one path that sets a password, whatever the way in: resolve the reference and check that
+//! it is bound to the user, check the value, set it, each call within the deadline, waiting for a
+//! user that is being created, and, for many users, no faster than a client-side rate limit.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -10,9 +10,12 @@ use tokio::time::Instant;
 
 use crate::aws::clients::Clients;
 use crate::aws::cognito::{self, NewPassword};
+use crate::core::binding::{self, Policy};
 use crate::core::contract::check_password;
 use crate::core::deadline::within;
+use crate::core::password::PasswordRef;
 use crate::core::request::SetPasswordRequest;
+use crate::settings::SecretBinding;
 use crate::core::user_wait::UserWait;
 use crate::error::Error;
 
@@ -56,27 +59,68 @@ impl RateLimiter {
 /// Resolves the reference and sets the password (see [`apply`]).
 pub async fn set_password(
     clients: &Clients,
+    policy: Policy,
     request: &SetPasswordRequest,
     deadline: Instant,
     limiter: Option<&RateLimiter>,
 ) -> Result<(), Error> {
-    let password = resolve(clients, request, deadline).await?;
+    let password = resolve(clients, policy, request, deadline).await?;
     apply(clients, request, &password, deadline, limiter).await
 }
 
-/// Reads the password reference, within the deadline.
+/// Reads the password reference and, beside it, its binding, within the deadline: the value is
+/// returned only for the user the reference is bound to (see [`bound`]).
 pub async fn resolve(
     clients: &Clients,
+    policy: Policy,
     request: &SetPasswordRequest,
     deadline: Instant,
 ) -> Result<SecretString, Error> {
-    within(
-        deadline,
-        request.password.call(),
-        request
-            .password
-            .resolve(&clients.stores_for(request.password.id())),
-    )
+    let user = (request.user_pool_id.as_str(), request.username.as_str());
+    let stores = clients.stores_for(request.password.id());
+    let read = within(deadline, request.password.call(), request.password.resolve(&stores, user));
+    let (binding, value) = tokio::join!(bound(clients, policy, request, deadline), read);
+    match (binding, value) {
+        // A secret that is missing or denied says so first: there is nothing to bind yet. What
+        // the value holds is never told before the binding allows it.
+        (Err(_), Err(read @ (Error::NotFound { .. } | Error::AccessDenied { .. }))) => Err(read),
+        (Err(refused), _) => Err(refused),
+        (Ok(()), value) => value,
+    }
+}
+
+/// Refuses a request the deployment's [`Policy`] does not allow: a version selector where they
+/// are refused, or a reference not bound to the request's user. Nothing is cached: a binding is
+/// read on every request.
+pub async fn bound(
+    clients: &Clients,
+    policy: Policy,
+    request: &SetPasswordRequest,
+    deadline: Instant,
+) -> Result<(), Error> {
+    if !policy.allow_version_selectors
+        && let Some(selector) = binding::selector(&request.password)
+    {
+        return Err(Error::VersionSelectorRefused {
+            source_name: request.password.to_string(),
+            selector,
+        });
+    }
+    if policy.binding == SecretBinding::None {
+        return Ok(());
+    }
+    let source: &PasswordRef = &request.password;
+    within(deadline, binding::read_call(source), async {
+        let tag = binding::read(&clients.stores_for(source.id()), source).await?;
+        binding::check(
+            clients,
+            source,
+            tag.as_deref(),
+            &request.user_pool_id,
+            &request.username,
+        )
+        .await
+    })
     .await
 }
 

@@ -3,7 +3,7 @@
 //! version already labelled.
 
 use crate::aws::clients::Clients;
-use crate::aws::secrets::{self, AWSCURRENT, AWSPREVIOUS, COGNITO_LABEL};
+use crate::aws::secrets::{self, AWSCURRENT, COGNITO_LABEL};
 use crate::core::held::{self, Held};
 use crate::core::user_secret::Parsed;
 use crate::core::user_wait::UserWait;
@@ -62,7 +62,6 @@ pub async fn sync(
         &versions,
         version_id,
         &secret,
-        AWSPREVIOUS,
         wait,
     )
     .await?;

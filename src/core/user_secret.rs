@@ -10,9 +10,7 @@ use crate::core::fields::{check_user_pool_id, check_username, list_keys, type_na
 use crate::core::password::DEFAULT_JSON_KEY;
 use crate::error::Error;
 
-pub const USER_POOL_ID: &str = "UserPoolId";
-pub const USERNAME: &str = "Username";
-pub const CLIENT_ID: &str = "ClientId";
+pub use crate::core::fields::{CLIENT_ID, USER_POOL_ID, USERNAME};
 
 /// One version of a user's secret, parsed.
 pub struct UserSecret {

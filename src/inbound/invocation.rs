@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use crate::aws::clients::Clients;
+use crate::core::binding::Policy;
 use crate::core::bulk::{self, Summary, UserOutcome, UserResult};
 use crate::core::deadline::Deadlines;
 use crate::core::fields::type_name;
@@ -86,13 +87,25 @@ impl<'a> Invocation<'a> {
         if self.settings.panic_for_username.as_deref() == Some(request.username.as_str()) {
             panic!("injected panic: TEST_PANIC_FOR_USERNAME names this user");
         }
-        setter::set_password(self.clients, request, self.deadlines.work, None).await
+        setter::set_password(self.clients, self.policy(), request, self.deadlines.work, None).await
+    }
+
+    /// What the deployment lets a request do with a reference (binding, version selectors).
+    pub fn policy(&self) -> Policy {
+        Policy::of(self.settings)
     }
 
     /// Runs a `Users` list at its rate, and logs the outcome (see [`Invocation::log_many`]).
     pub async fn run_many(&self, list: &UserList, kind: &'static str) -> (Summary, Vec<UserOutcome>) {
         let started = Instant::now();
-        let outcomes = bulk::run(self.clients, list, self.rate_of(list), self.deadlines.work).await;
+        let outcomes = bulk::run(
+            self.clients,
+            self.policy(),
+            list,
+            self.rate_of(list),
+            self.deadlines.work,
+        )
+        .await;
         (self.log_many(list, kind, started, &outcomes), outcomes)
     }
 

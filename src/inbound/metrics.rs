@@ -62,7 +62,9 @@ impl Outcome {
             | Error::TwoPasswordSources
             | Error::NoPasswordSource { .. }
             | Error::PasswordContract { .. }
-            | Error::UserChanged { .. } => Outcome::Refused,
+            | Error::Unbound { .. }
+            | Error::BoundToAnother { .. }
+            | Error::VersionSelectorRefused { .. } => Outcome::Refused,
             _ => Outcome::Failed,
         }
     }

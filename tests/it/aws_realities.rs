@@ -78,10 +78,12 @@ async fn a_pool_and_secrets_in_another_region_are_used_there() {
     assert!(pool.id.starts_with("eu-west-1_"), "{}", pool.id);
     let password = strong_password();
     let secret_arn = eu.secret(&unique("realities/eu"), &password).await;
+    eu.bind(&secret_arn, &pool.id, &user).await;
     assert!(secret_arn.contains(":eu-west-1:"), "{secret_arn}");
     let parameter = format!("/{}", unique("realities/eu"));
     let parameter_password = strong_password();
     eu.secure_parameter(&parameter, &parameter_password).await;
+    eu.bind_parameter(&parameter, &pool.id, &user).await;
     let parameter_arn = format!("arn:aws:ssm:eu-west-1:123456789012:parameter{parameter}");
     let function = crate::support::function().await;
 

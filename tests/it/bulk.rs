@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use cognito_set_password::Settings;
+use cognito_set_password::settings::SecretBinding;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
@@ -22,6 +23,7 @@ async fn users_with_secrets(aws: &Aws, pool: &Pool, count: usize) -> Vec<(String
         aws.user(pool, &user).await;
         aws.secret(&secret, &json!({"password": password}).to_string())
             .await;
+        aws.bind(&secret, &pool.id, &user).await;
         users.push((user, secret, password));
     }
     users
@@ -136,7 +138,12 @@ async fn an_entry_that_pins_a_version_gets_that_version_not_the_batchs_current_o
     aws.user(&pool, &pinned).await;
     let mut list = entries(&users);
     list.push(json!({"Username": pinned, "PasswordSecretId": users[0].1, "PasswordSecretVersionStage": "AWSPREVIOUS"}));
-    let function = function_at(moto::endpoint(), Default::default()).await;
+    // (One secret for two users: a deployment with SecretBinding None, as for shared test passwords.)
+    let shared = Settings {
+        secret_binding: SecretBinding::None,
+        ..Settings::default()
+    };
+    let function = function_at(moto::endpoint(), shared).await;
     function
         .handle(LambdaEvent::new(
             json!({"UserPoolId": pool.id, "Users": list}),

@@ -241,6 +241,7 @@ async fn create_from_an_ssm_securestring_parameter() {
     let password = strong_password();
     let name = format!("/{}/password", unique("app"));
     aws.secure_parameter(&name, &password).await;
+    aws.bind_parameter(&name, &pool.id, &user).await;
     let cfn = ResponseUrl::start();
 
     let request = cfn_request(
@@ -266,6 +267,7 @@ async fn update_sets_the_password_again_and_keeps_or_replaces_the_physical_id() 
     let new_password = strong_password();
     let new_secret = unique("app/alice-rotated");
     given.aws.secret(&new_secret, &new_password).await;
+    given.aws.bind(&new_secret, &given.pool.id, &given.user).await;
     let mut request = cfn_request(
         "Update",
         &given.cfn.url,
@@ -291,6 +293,7 @@ async fn update_sets_the_password_again_and_keeps_or_replaces_the_physical_id() 
     // The user changes: a new resource (CloudFormation then deletes the old one).
     let other = unique("carol");
     given.aws.user(&given.pool, &other).await;
+    given.aws.bind(&new_secret, &given.pool.id, &other).await;
     let cfn = ResponseUrl::start();
     let mut request = cfn_request(
         "Update",
@@ -432,6 +435,7 @@ async fn invalid_properties_fail_at_once_without_calling_aws() {
 #[tokio::test]
 async fn user_not_found_names_the_user_the_pool_and_dependson() {
     let (given, secret_id) = given_user_and_secret(|p| p.to_owned()).await;
+    given.aws.bind(&secret_id, &given.pool.id, "nobody").await;
     let (request, response) = failed_create(json!({
         "UserPoolId": given.pool.id, "Username": "nobody", "PasswordSecretId": secret_id,
         "WaitForUserSeconds": "0"
@@ -452,7 +456,8 @@ async fn user_not_found_names_the_user_the_pool_and_dependson() {
 
 #[tokio::test]
 async fn pool_not_found_names_the_pool() {
-    let (_given, secret_id) = given_user_and_secret(|p| p.to_owned()).await;
+    let (given, secret_id) = given_user_and_secret(|p| p.to_owned()).await;
+    given.aws.bind(&secret_id, "us-east-1_Missing1", "alice").await;
     let (_, response) = failed_create(json!({
         "UserPoolId": "us-east-1_Missing1", "Username": "alice", "PasswordSecretId": secret_id
     }))

@@ -18,12 +18,15 @@ async fn a_value_cognito_would_refuse_is_named_and_never_sent() {
     let newline_secret = unique("contract/newline");
     aws.secret(&newline_secret, &json!({"password": with_newline}).to_string())
         .await;
+    aws.bind(&newline_secret, &pool.id, &user).await;
     let with_space = "Tw0 Words!Passw0rd";
     let space_parameter = format!("/{}", unique("contract"));
     aws.secure_parameter(&space_parameter, with_space).await;
+    aws.bind_parameter(&space_parameter, &pool.id, &user).await;
     let too_long = format!("L0ng!{}", "abcdefgh".repeat(32)); // 261 characters
     let long_secret = unique("contract/long");
     aws.secret(&long_secret, &too_long).await;
+    aws.bind(&long_secret, &pool.id, &user).await;
 
     let (proxy, runtime, process) = json_function_behind_proxy(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]);
     let props = |source: serde_json::Value| {

@@ -49,6 +49,7 @@ async fn failures_are_invocation_errors_that_say_what_to_fix() {
     let pool = aws.pool().await;
     let secret = unique("direct/nobody");
     aws.secret(&secret, &strong_password()).await;
+    aws.bind(&secret, &pool.id, "nobody").await;
 
     let err = invoke(
         &function().await,

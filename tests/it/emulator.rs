@@ -52,6 +52,9 @@ impl World {
         .await;
         aws.secure_parameter(&rotated_parameter, &alice_rotated).await;
         aws.secret(&bob_secret, &bob_password).await;
+        aws.bind(&alice_secret, &pool.id, &alice).await;
+        aws.bind_parameter(&rotated_parameter, &pool.id, &alice).await;
+        aws.bind(&bob_secret, &pool.id, &bob).await;
         World {
             names: vec![
                 ("cognito-set-password/alice", alice_secret),
@@ -202,6 +205,7 @@ async fn the_deadline_the_rie_enforces_is_honoured_when_cognito_hangs() {
     let (pool, user) = aws.pool_with_user("ivan").await;
     let secret = unique("deadline/ivan");
     aws.secret(&secret, &strong_password()).await;
+    aws.bind(&secret, &pool.id, &user).await;
     let proxy = FaultProxy::start(moto::endpoint());
     proxy.always("AdminSetUserPassword", Fault::Hang);
     let rie = Rie::start(

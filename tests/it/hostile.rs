@@ -155,6 +155,9 @@ async fn unicode_usernames_work_end_to_end() {
     let password = strong_password();
     let secret = unique("unicode/zoe");
     aws.secret(&secret, &password).await;
+    // A tag cannot hold these characters: the secret is bound by the user's sub.
+    let sub = aws.sub(&pool, &user).await;
+    aws.bind(&secret, &pool.id, &sub).await;
     let (runtime, _process) = start(&[]);
     let runtime = std::sync::Arc::new(runtime);
     let cfn = ResponseUrl::start();

@@ -31,6 +31,10 @@ async fn no_failure_path_leaks_the_password_anywhere() {
     aws.secret(&weak, KNOWN_WEAK).await;
     let weak_parameter = format!("/{}", unique("leak"));
     aws.secure_parameter(&weak_parameter, KNOWN_WEAK).await;
+    for secret in [&strong, &weak] {
+        aws.bind(secret, &pool.id, &user).await;
+    }
+    aws.bind_parameter(&weak_parameter, &pool.id, &user).await;
 
     let proxy = FaultProxy::start(moto::endpoint());
     let runtime = Arc::new(RuntimeApi::start());

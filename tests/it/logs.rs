@@ -17,6 +17,7 @@ async fn run_every_kind(level: &str) -> String {
     let (pool, user) = aws.pool_with_user("kim").await;
     let secret = unique("logs/kim");
     aws.secret(&secret, &strong_password()).await;
+    aws.bind(&secret, &pool.id, &user).await;
     let (runtime, process) = json_function(moto::endpoint(), &[("AWS_LAMBDA_LOG_LEVEL", level)]);
     let props = json!({"UserPoolId": pool.id, "Username": user, "PasswordSecretId": secret});
     let cfn = ResponseUrl::start();

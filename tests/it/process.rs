@@ -51,6 +51,9 @@ async fn one_process_serves_every_event_shape_and_never_logs_the_password() {
     let weak_secret = unique("proc/weak");
     let weak_password = "weak-but-secret";
     aws.secret(&weak_secret, weak_password).await;
+    aws.bind(&alice_secret, &pool.id, &alice).await;
+    aws.bind_parameter(&bob_parameter, &pool.id, &bob).await;
+    aws.bind(&weak_secret, &pool.id, &bob).await;
 
     let (runtime, mut process) = start_function("TRACE");
 

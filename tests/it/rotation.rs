@@ -36,6 +36,7 @@ async fn rotatable(minimum_length: i32, client_secret: bool, with_client_id: boo
         value["ClientId"] = json!(pool.client_id);
     }
     aws.secret(&secret, &value.to_string()).await;
+    aws.bind(&secret, &pool.id, &user).await;
     Rotatable {
         aws,
         pool,
@@ -321,11 +322,11 @@ async fn a_pending_version_that_names_another_user_is_refused() {
         .to_string();
     // THEN it is refused, naming both users, and nothing is set
     assert!(
-        message.contains(&format!("names user `{dave}` in user pool `{}`", r.pool.id)),
+        message.contains(&format!("not to user `{dave}` in user pool `{}`", r.pool.id)),
         "{message}"
     );
     assert!(
-        message.contains(&format!("holds the password of user `{}`", r.user)),
+        message.contains(&format!("is bound to user `{}` in user pool `{}`", r.user, r.pool.id)),
         "{message}"
     );
     assert!(!message.contains(&takeover));

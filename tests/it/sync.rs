@@ -23,6 +23,7 @@ async fn a_new_current_version_is_set_once_and_never_for_another_user() {
             .to_string()
     };
     let arn = aws.secret(&name, &doc(&first)).await;
+    aws.bind(&name, &pool.id, &erin).await;
     let (proxy, runtime, process) = json_function_behind_proxy(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]);
     let label_moved = |label: &str, version: &str| label_updated_event(&arn, &name, label, version);
     let sets = || proxy.calls("AdminSetUserPassword");
@@ -92,11 +93,11 @@ async fn a_new_current_version_is_set_once_and_never_for_another_user() {
     // THEN it is refused, naming both, frank keeps his password, and the drift shows
     let message = refused.error()["errorMessage"].as_str().unwrap();
     assert!(
-        message.contains(&format!("names user `{frank}` in user pool `{}`", pool.id)),
+        message.contains(&format!("not to user `{frank}` in user pool `{}`", pool.id)),
         "{message}"
     );
     assert!(
-        message.contains(&format!("holds the password of user `{erin}`")),
+        message.contains(&format!("is bound to user `{erin}` in user pool `{}`", pool.id)),
         "{message}"
     );
     assert_eq!(sets(), 2);

@@ -37,6 +37,8 @@ async fn create_update_and_delete_as_the_provider_sends_them() {
     aws.secret(&secret, &json!({"password": first}).to_string()).await;
     let parameter = format!("/{}", unique("cognito-set-password/ivy"));
     aws.secure_parameter(&parameter, &second).await;
+    aws.bind(&secret, &pool.id, &user).await;
+    aws.bind_parameter(&parameter, &pool.id, &user).await;
     let (runtime, process) = json_function(moto::endpoint(), &[]);
     let event = |file: &str| sample(file, &pool, &user, &secret, &parameter);
 

@@ -83,6 +83,7 @@ async fn a_user_that_never_comes_fails_naming_the_missing_depends_on() {
     // WHEN the user never appears within a 4 s wait
     let cfn = ResponseUrl::start();
     let ghost = unique("ghost");
+    aws.bind(&secret, &pool.id, &ghost).await;
     let (outcome, took) = invoke(
         &runtime,
         cfn_request("Create", &cfn.url, props(&ghost, json!("4"))),
@@ -125,6 +126,7 @@ async fn a_user_that_never_comes_fails_naming_the_missing_depends_on() {
     let cfn = ResponseUrl::start();
     let mut missing_pool = props(&ghost, json!(30));
     missing_pool["UserPoolId"] = json!("us-east-1_NoSuchPool0");
+    aws.bind(&secret, "us-east-1_NoSuchPool0", &ghost).await;
     let (_, took) = invoke(
         &runtime,
         cfn_request("Create", &cfn.url, missing_pool),
@@ -135,6 +137,7 @@ async fn a_user_that_never_comes_fails_naming_the_missing_depends_on() {
     assert!(reason(&cfn).starts_with("user pool `us-east-1_NoSuchPool0` was not found"));
 
     // WHEN the Lambda deadline is 5 s and the wait 30 s, THEN FAILED is answered before it
+    aws.bind(&secret, &pool.id, &ghost).await;
     let cfn = ResponseUrl::start();
     let (outcome, took) = invoke(
         &runtime,

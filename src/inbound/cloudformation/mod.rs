@@ -336,7 +336,7 @@ async fn run_many_for_stack(invocation: &Invocation<'_>, list: &UserList, kind: 
         invocation.deadlines.work,
     );
     let mut iam = IamPropagation::new(deadline);
-    let mut outcomes = bulk::run(invocation.clients, list, rate, deadline).await;
+    let mut outcomes = bulk::run(invocation.clients, invocation.policy(), list, rate, deadline).await;
     loop {
         let denied: Vec<(usize, String)> = outcomes
             .iter()
@@ -354,7 +354,7 @@ async fn run_many_for_stack(invocation: &Invocation<'_>, list: &UserList, kind: 
             users: denied.iter().map(|(i, _)| list.users[*i].clone()).collect(),
             ..list.clone()
         };
-        let retried = bulk::run(invocation.clients, &again, rate, deadline).await;
+        let retried = bulk::run(invocation.clients, invocation.policy(), &again, rate, deadline).await;
         for ((i, _), outcome) in denied.into_iter().zip(retried) {
             // A retry the deadline cut short keeps the denial, which says what to fix.
             if !matches!(outcome.result, UserResult::NotDone) {

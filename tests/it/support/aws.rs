@@ -146,6 +146,23 @@ impl Aws {
             .unwrap();
     }
 
+    /// The user's `sub`.
+    pub async fn sub(&self, pool: &Pool, username: &str) -> String {
+        self.cognito
+            .admin_get_user()
+            .user_pool_id(&pool.id)
+            .username(username)
+            .send()
+            .await
+            .unwrap()
+            .user_attributes
+            .unwrap_or_default()
+            .into_iter()
+            .find(|attribute| attribute.name == "sub")
+            .and_then(|attribute| attribute.value)
+            .unwrap()
+    }
+
     pub async fn status(&self, pool: &Pool, username: &str) -> String {
         self.cognito
             .admin_get_user()
@@ -317,7 +334,42 @@ impl Aws {
         let password = strong_password();
         let secret = unique(&format!("{name}/secret"));
         self.secret(&secret, &value(&password)).await;
+        self.bind(&secret, &pool.id, &user).await;
         (pool, user, secret, password)
+    }
+
+    /// Binds a secret to a user: its tag `cognito-set-password:user` = `<pool id>/<user>`.
+    pub async fn bind(&self, secret: &str, user_pool_id: &str, user: &str) {
+        self.secrets
+            .tag_resource()
+            .secret_id(secret)
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key(BINDING_TAG)
+                    .value(format!("{user_pool_id}/{user}"))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Binds an SSM parameter (by name) to a user, as [`Aws::bind`] a secret.
+    pub async fn bind_parameter(&self, name: &str, user_pool_id: &str, user: &str) {
+        self.ssm
+            .add_tags_to_resource()
+            .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .tags(
+                aws_sdk_ssm::types::Tag::builder()
+                    .key(BINDING_TAG)
+                    .value(format!("{user_pool_id}/{user}"))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
     }
 
     /// Returns the secret's ARN.
@@ -363,6 +415,9 @@ impl Aws {
             .unwrap();
     }
 }
+
+/// The tag that binds a secret or parameter to its user.
+pub const BINDING_TAG: &str = "cognito-set-password:user";
 
 /// A CloudFormation request as CloudFormation sends it.
 pub fn cfn_request(request_type: &str, response_url: &str, properties: Value) -> Value {
