@@ -76,11 +76,18 @@ pub fn read_call(source: &PasswordRef) -> AwsCall {
 /// The property that selects a version other than the current one, if the reference has one.
 pub fn selector(source: &PasswordRef) -> Option<&'static str> {
     match source {
-        PasswordRef::Secret { version_stage: Some(_), .. } => Some("`PasswordSecretVersionStage`"),
-        PasswordRef::Secret { version_id: Some(_), .. } => Some("`PasswordSecretVersionId`"),
+        PasswordRef::Secret {
+            version_stage: Some(_),
+            ..
+        } => Some("`PasswordSecretVersionStage`"),
+        PasswordRef::Secret {
+            version_id: Some(_), ..
+        } => Some("`PasswordSecretVersionId`"),
         PasswordRef::Secret { .. } => None,
         PasswordRef::Parameter { name } => {
-            let unqualified = name.split_once(":parameter/").map_or(name.as_str(), |(_, rest)| rest);
+            let unqualified = name
+                .split_once(":parameter/")
+                .map_or(name.as_str(), |(_, rest)| rest);
             unqualified
                 .contains(':')
                 .then_some("the `:version` or `:label` after the parameter's name")
@@ -121,7 +128,9 @@ pub async fn check(
             return Ok(());
         }
         match cognito::identify(&clients.cognito_for(user_pool_id), user_pool_id, username).await {
-            Ok(identity) if identity.username == bound.user || identity.sub.as_deref() == Some(&bound.user) => {
+            Ok(identity)
+                if identity.username == bound.user || identity.sub.as_deref() == Some(&bound.user) =>
+            {
                 return Ok(());
             }
             Ok(_) | Err(Error::UserNotFound { .. }) => {}
@@ -215,6 +224,9 @@ mod tests {
             parameter_name("arn:aws:ssm:us-east-1:123456789012:parameter/app/alice:3"),
             "/app/alice"
         );
-        assert_eq!(parameter_name("arn:aws:ssm:us-east-1:123456789012:parameter/alice"), "alice");
+        assert_eq!(
+            parameter_name("arn:aws:ssm:us-east-1:123456789012:parameter/alice"),
+            "alice"
+        );
     }
 }

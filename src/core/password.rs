@@ -155,7 +155,13 @@ pub fn select_from_secret(
                 ),
             });
         }
-        let named = |field: &str| object.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let named = |field: &str| {
+            object
+                .get(field)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let (named_pool, named_user) = (named(USER_POOL_ID), named(USERNAME));
         if named_pool != user_pool_id || named_user != username {
             return Err(Error::BoundToAnother {
@@ -194,9 +200,14 @@ mod tests {
     use super::*;
 
     fn select(value: &str, key: Option<&str>) -> Result<String, String> {
-        select_from_secret("app/alice", SecretString::from(value.to_owned()), key, ("pool", "alice"))
-            .map(|s| s.expose_secret().to_owned())
-            .map_err(|e| e.to_string())
+        select_from_secret(
+            "app/alice",
+            SecretString::from(value.to_owned()),
+            key,
+            ("pool", "alice"),
+        )
+        .map(|s| s.expose_secret().to_owned())
+        .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -254,20 +265,35 @@ mod tests {
             let message = select(carol, Some(key)).unwrap_err();
             assert!(message.contains("is never read as a password"), "{message}");
         }
-        let message = select(r#"{"UserPoolId":"pool","Username":"alice","pw":"Other-1!"}"#, Some("pw")).unwrap_err();
+        let message = select(
+            r#"{"UserPoolId":"pool","Username":"alice","pw":"Other-1!"}"#,
+            Some("pw"),
+        )
+        .unwrap_err();
         assert!(message.contains("only from its `password` key"), "{message}");
         // It sets the user it names, and no other.
         let message = select(carol, None).unwrap_err();
-        assert!(message.contains("bound to user `carol` in user pool `pool`"), "{message}");
-        assert!(message.contains("not to user `alice` in user pool `pool`"), "{message}");
+        assert!(
+            message.contains("bound to user `carol` in user pool `pool`"),
+            "{message}"
+        );
+        assert!(
+            message.contains("not to user `alice` in user pool `pool`"),
+            "{message}"
+        );
         let alice = r#"{"UserPoolId":"pool","Username":"alice","password":"Alice-Pass-1!"}"#;
         assert_eq!(select(alice, None).unwrap(), "Alice-Pass-1!");
     }
 
     #[test]
     fn debug_of_the_resolved_value_is_redacted() {
-        let secret =
-            select_from_secret("s", SecretString::from("Sekret-Value-9!".to_owned()), None, ("p", "u")).unwrap();
+        let secret = select_from_secret(
+            "s",
+            SecretString::from("Sekret-Value-9!".to_owned()),
+            None,
+            ("p", "u"),
+        )
+        .unwrap();
         assert!(!format!("{secret:?}").contains("Sekret"));
     }
 }

@@ -15,9 +15,9 @@ use crate::core::contract::check_password;
 use crate::core::deadline::within;
 use crate::core::password::PasswordRef;
 use crate::core::request::SetPasswordRequest;
-use crate::settings::SecretBinding;
 use crate::core::user_wait::UserWait;
 use crate::error::Error;
+use crate::settings::SecretBinding;
 
 /// Kept back from the deadline for a call that starts in the last rate-limited slot.
 const LAST_SLOT_MARGIN: Duration = Duration::from_secs(1);
@@ -78,7 +78,11 @@ pub async fn resolve(
 ) -> Result<SecretString, Error> {
     let user = (request.user_pool_id.as_str(), request.username.as_str());
     let stores = clients.stores_for(request.password.id());
-    let read = within(deadline, request.password.call(), request.password.resolve(&stores, user));
+    let read = within(
+        deadline,
+        request.password.call(),
+        request.password.resolve(&stores, user),
+    );
     let (binding, value) = tokio::join!(bound(clients, policy, request, deadline), read);
     match (binding, value) {
         // A secret that is missing or denied says so first: there is nothing to bind yet. What

@@ -56,15 +56,7 @@ pub async fn sync(
             )));
         }
     };
-    let held = held::hold(
-        clients,
-        secret_id,
-        &versions,
-        version_id,
-        &secret,
-        wait,
-    )
-    .await?;
+    let held = held::hold(clients, secret_id, &versions, version_id, &secret, wait).await?;
     if held != Held::Set {
         return Ok(Synced::Skipped(format!(
             "Cognito already holds this password (the version it was set from has the same value); \

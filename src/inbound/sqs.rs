@@ -51,14 +51,14 @@ pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> R
                 Err(err)
             }
             Ok(Request::One(request)) => {
-                let outcome =
-                    setter::set_password(
-                        invocation.clients,
-                        invocation.policy(),
-                        &request,
-                        deadline,
-                        Some(&limiter),
-                    ).await;
+                let outcome = setter::set_password(
+                    invocation.clients,
+                    invocation.policy(),
+                    &request,
+                    deadline,
+                    Some(&limiter),
+                )
+                .await;
                 let counted = outcome.as_ref().map_or_else(Outcome::of, |()| Outcome::Set);
                 invocation.count("SQS", counted, 1);
                 outcome

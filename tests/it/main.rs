@@ -2,6 +2,7 @@
 //! built binary under the Lambda Runtime API. One test binary, so the SDK is linked once.
 
 mod aws_realities;
+mod binding;
 mod bulk;
 mod cloudformation;
 mod contract;

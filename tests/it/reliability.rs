@@ -158,7 +158,10 @@ async fn errors_that_retrying_cannot_fix_are_not_retried() {
             aws_sdk_ssm::types::ParameterType::SecureString,
         )
         .await;
-    given.aws.bind_parameter(&parameter, &given.pool.id, "ghost").await;
+    given
+        .aws
+        .bind_parameter(&parameter, &given.pool.id, "ghost")
+        .await;
     let request = cfn_request(
         "Create",
         &cfn.url,

@@ -326,7 +326,10 @@ async fn a_pending_version_that_names_another_user_is_refused() {
         "{message}"
     );
     assert!(
-        message.contains(&format!("is bound to user `{}` in user pool `{}`", r.user, r.pool.id)),
+        message.contains(&format!(
+            "is bound to user `{}` in user pool `{}`",
+            r.user, r.pool.id
+        )),
         "{message}"
     );
     assert!(!message.contains(&takeover));
