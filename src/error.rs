@@ -46,11 +46,13 @@ pub enum Error {
     InvalidUsers { count: usize, listed: String },
 
     #[error(
-        "property `Password` is refused: a plaintext password in a template or an event can be read \
-         by anyone who can read the stack or the event. Store it in Secrets Manager and pass \
-         `PasswordSecretId`, or in an SSM SecureString parameter and pass `PasswordParameterName`"
+        "property `{key}` is refused: its name says it holds a password, and a plaintext password in \
+         a template or an event can be read by anyone who can read the stack, its state or the event; \
+         nothing was set. Store it in Secrets Manager and pass `PasswordSecretId`, or in an SSM \
+         SecureString parameter and pass `PasswordParameterName`; name other properties without \
+         \"password\""
     )]
-    PlaintextPassword,
+    PlaintextPassword { key: String },
 
     #[error(
         "both `PasswordSecretId` and `PasswordParameterName` are given; give exactly one of them, \

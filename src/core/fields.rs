@@ -10,6 +10,28 @@ pub const USER_POOL_ID: &str = "UserPoolId";
 pub const USERNAME: &str = "Username";
 pub const CLIENT_ID: &str = "ClientId";
 
+/// The properties that name where a password comes from: the only ones whose names may say
+/// "password".
+pub const REFERENCE_KEYS: [&str; 5] = [
+    "PasswordSecretId",
+    "PasswordParameterName",
+    "PasswordSecretJsonKey",
+    "PasswordSecretVersionStage",
+    "PasswordSecretVersionId",
+];
+
+/// The first property whose name says it holds a password (`Password`, `password`,
+/// `TemporaryPassword`: any that contains "password" in any case), other than the references (in
+/// any case, so that a misspelt `PasswordSecretID` is named as a misspelling, not as a password).
+pub fn plaintext_key(map: &Map<String, Value>) -> Option<&str> {
+    map.keys().map(String::as_str).find(|key| {
+        key.to_lowercase().contains("password")
+            && !REFERENCE_KEYS
+                .iter()
+                .any(|reference| reference.eq_ignore_ascii_case(key))
+    })
+}
+
 /// A JSON value's type, for messages: never the value.
 pub fn type_name(value: &Value) -> &'static str {
     match value {

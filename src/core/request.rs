@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::core::fields::{check_user_pool_id, check_username, list_keys, truncate_chars, type_name};
+use crate::core::fields::{
+    check_user_pool_id, check_username, list_keys, plaintext_key, truncate_chars, type_name,
+};
 use crate::core::password::PasswordRef;
 use crate::core::user_wait;
 use crate::error::Error;
@@ -37,7 +39,6 @@ struct RawProperties {
     password_secret_version_id: Option<Value>,
     permanent: Option<Value>,
     wait_for_user_seconds: Option<Value>,
-    password: Option<Value>,
 }
 
 impl SetPasswordRequest {
@@ -52,8 +53,8 @@ impl SetPasswordRequest {
             )));
         };
         let raw: RawProperties = serde_json::from_value(Value::Object(map.clone())).unwrap_or_default();
-        if raw.password.is_some() {
-            return Err(Error::PlaintextPassword);
+        if let Some(key) = plaintext_key(map) {
+            return Err(Error::PlaintextPassword { key: key.to_owned() });
         }
 
         let user_pool_id = required_string(&raw.user_pool_id, "UserPoolId", map)?;

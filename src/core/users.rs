@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::core::fields::type_name;
+use crate::core::fields::{plaintext_key, type_name};
 use crate::core::request::SetPasswordRequest;
 use crate::error::Error;
 use crate::settings::{MAX_CALLS_PER_SECOND, MIN_CALLS_PER_SECOND, is_rate};
@@ -62,8 +62,16 @@ impl UserList {
                 format!("must hold 1 to {MAX_USERS} users, got {}", entries.len()),
             ));
         }
-        if shared.contains_key("Password") {
-            return Err(Error::PlaintextPassword);
+        // Refused as a whole, before anything else is looked at: a plaintext password anywhere.
+        if let Some(key) = plaintext_key(shared) {
+            return Err(Error::PlaintextPassword { key: key.to_owned() });
+        }
+        for (index, entry) in entries.iter().enumerate() {
+            if let Some(key) = entry.as_object().and_then(plaintext_key) {
+                return Err(Error::PlaintextPassword {
+                    key: format!("Users[{index}].{key}"),
+                });
+            }
         }
         for reference in [
             "PasswordSecretId",

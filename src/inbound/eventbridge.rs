@@ -1,7 +1,7 @@
 //! An EventBridge rule (`source: cognito-set-password`, or any event a rule forwards): the
 //! properties are the event's `detail`, answered as a direct invocation is. An event from another
 //! account than the function's own is refused (a bus policy may let a whole organisation put
-//! events on the bus).
+//! events on the bus). So is one that carries a plaintext password, without a retry.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde_json::{Map, Value, json};
@@ -31,7 +31,12 @@ pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> R
     if let Some(refused) = from_another_account(invocation, &event, "EventBridge") {
         return Ok(refused);
     }
-    direct::answer(invocation, &event.detail, "EventBridge").await
+    match direct::answer(invocation, &event.detail, "EventBridge").await {
+        // Ended normally (it is logged at ERROR): an invocation error would have Lambda retry it
+        // and then copy the whole event, plaintext included, into the failed-invocations queue.
+        Err(err @ Error::PlaintextPassword { .. }) => Ok(json!({"Result": format!("refused: {err}")})),
+        answer => answer,
+    }
 }
 
 /// The answer to an event whose `account` is not the invoked function's: logged at ERROR, and

@@ -58,7 +58,7 @@ impl Outcome {
             | Error::BadMessage(_)
             | Error::InvalidProperty { .. }
             | Error::InvalidUsers { .. }
-            | Error::PlaintextPassword
+            | Error::PlaintextPassword { .. }
             | Error::TwoPasswordSources
             | Error::NoPasswordSource { .. }
             | Error::PasswordContract { .. }
@@ -127,6 +127,11 @@ mod tests {
             (failed["level"].as_str(), failed["PasswordsFailed"].as_u64()),
             (Some("ERROR"), Some(3))
         );
-        assert_eq!(Outcome::of(&Error::PlaintextPassword), Outcome::Refused);
+        assert_eq!(
+            Outcome::of(&Error::PlaintextPassword {
+                key: "Password".into()
+            }),
+            Outcome::Refused
+        );
     }
 }

@@ -8,7 +8,7 @@ use cognito_set_password::settings::SecretBinding;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
-use crate::support::aws::{Aws, Login, Pool, cfn_request, strong_password, unique};
+use crate::support::aws::{Aws, Login, Pool, cfn_request, sqs_event, strong_password, unique};
 use crate::support::http::ResponseUrl;
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy};
@@ -261,22 +261,6 @@ async fn an_sqs_batch_answers_exactly_the_records_that_failed() {
             "{user}"
         );
     }
-}
-
-/// SQS records as the event source mapping delivers them, one per body.
-fn sqs_event(bodies: &[String]) -> Value {
-    let records: Vec<Value> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| {
-            json!({"messageId": format!("msg-{i}"), "receiptHandle": "AQEB", "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-                "md5OfBody": "", "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:cognito-set-password-bulk",
-                "awsRegion": "us-east-1"})
-        })
-        .collect();
-    json!({"Records": records})
 }
 
 #[tokio::test]

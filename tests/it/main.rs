@@ -13,6 +13,7 @@ mod hostile;
 mod layers;
 mod leak;
 mod logs;
+mod plaintext;
 mod process;
 mod reliability;
 mod rotation;

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::core::bulk::{self, Summary, UserResult};
+use crate::core::fields::plaintext_key;
 use crate::core::request::SetPasswordRequest;
 use crate::core::users::{Request, UserList};
 use crate::error::Error;
@@ -159,6 +160,35 @@ async fn handle_request(invocation: &Invocation<'_>, request: CfnRequest) -> Res
     deliver(invocation, &ids, response).await
 }
 
+/// An Update whose plaintext password property is the one the resource already had (a stack
+/// deployed before such properties were refused, or the rollback of one) is logged at ERROR and
+/// goes on without it, so that no stack is stuck; any other is refused by the validation. The
+/// properties without those keys, or `None` when there is nothing to let through.
+fn grandfather_plaintext(invocation: &Invocation<'_>, properties: &Value, old: &Value) -> Option<Value> {
+    let (Value::Object(new), Value::Object(old)) = (properties, old) else {
+        return None;
+    };
+    let mut kept = new.clone();
+    let mut dropped = Vec::new();
+    while let Some(key) = plaintext_key(&kept).map(str::to_owned) {
+        if old.get(&key) != kept.get(&key) {
+            break;
+        }
+        kept.remove(&key);
+        dropped.push(key);
+    }
+    if dropped.is_empty() {
+        return None;
+    }
+    tracing::error!(
+        request_id = %invocation.context.request_id, event_kind = "CloudFormation Update", properties = ?dropped,
+        "the resource carries a plaintext password property it had before (it was let through, unchanged, so \
+         that the stack can update or roll back, and it is ignored): remove it from the template, since \
+         anyone who can read the stack can read it"
+    );
+    Some(Value::Object(kept))
+}
+
 /// Works out the answer to one CloudFormation request (setting the password on Create and
 /// Update); it cannot fail, since a failure is itself an answer.
 async fn cfn_response(invocation: &Invocation<'_>, request: CfnRequest) -> CfnResponse {
@@ -176,7 +206,13 @@ async fn cfn_response(invocation: &Invocation<'_>, request: CfnRequest) -> CfnRe
     };
     let is_delete = matches!(request, CloudFormationCustomResourceRequest::Delete(_));
     let is_update = matches!(request, CloudFormationCustomResourceRequest::Update(_));
-    let parsed = Request::from_properties(properties);
+    let grandfathered = match &request {
+        CloudFormationCustomResourceRequest::Update(update) => {
+            grandfather_plaintext(invocation, properties, &update.old_resource_properties)
+        }
+        _ => None,
+    };
+    let parsed = Request::from_properties(grandfathered.as_ref().unwrap_or(properties));
     let data = match &parsed {
         Ok(Request::One(request)) => data_of(request),
         Ok(Request::Many(list)) => HashMap::from([

@@ -436,6 +436,22 @@ pub fn cfn_request(request_type: &str, response_url: &str, properties: Value) ->
     })
 }
 
+/// SQS records as the event source mapping delivers them, one per body.
+pub fn sqs_event(bodies: &[String]) -> Value {
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            json!({"messageId": format!("msg-{i}"), "receiptHandle": "AQEB", "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                "md5OfBody": "", "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:cognito-set-password-bulk",
+                "awsRegion": "us-east-1"})
+        })
+        .collect();
+    json!({"Records": records})
+}
+
 /// One step of a rotation, as Secrets Manager invokes the function.
 pub fn rotation_event(step: &str, secret: &str, token: &str) -> Value {
     json!({
