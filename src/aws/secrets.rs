@@ -43,6 +43,14 @@ impl Versions {
             .is_some_and(|labels| labels.iter().any(|l| l == label))
     }
 
+    /// A version other than `version_id` that carries `label`, if any: where to move it from.
+    pub fn carrying_other_than(&self, label: &str, version_id: &str) -> Option<&str> {
+        self.stages
+            .iter()
+            .find(|(id, labels)| *id != version_id && labels.iter().any(|l| l == label))
+            .map(|(id, _)| id.as_str())
+    }
+
     /// The version that carries `label`, if any (a label is on one version at most).
     pub fn carrying(&self, label: &str) -> Option<&str> {
         self.stages

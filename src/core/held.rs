@@ -77,7 +77,8 @@ pub async fn read(
 }
 
 /// Makes Cognito hold `new`, version `version_id` of `secret_id`, when the user it names is the
-/// one the secret is bound to.
+/// one the secret is bound to. `again`: set it even if its label says Cognito holds it (this run
+/// may have set another version over it).
 pub async fn hold(
     clients: &Clients,
     secret_id: &str,
@@ -85,14 +86,15 @@ pub async fn hold(
     version_id: &str,
     new: &UserSecret,
     wait: UserWait,
+    again: bool,
 ) -> Result<Held, Error> {
     check_bound(clients, secret_id, versions, version_id, new).await?;
     let held_version = versions.carrying(COGNITO_LABEL);
-    if held_version == Some(version_id) {
+    if held_version == Some(version_id) && !again {
         return Ok(Held::Already);
     }
     // Only to spare a pool with password history a second set of the same password.
-    let held = match held_version {
+    let held = match held_version.filter(|_| !again) {
         Some(id) => match read(clients, secret_id, id, None).await? {
             Some(Parsed::User(secret)) if secret.same_user(new) => Some(secret),
             _ => None,
@@ -146,7 +148,9 @@ pub async fn hold(
         secret_id,
         COGNITO_LABEL,
         version_id,
-        held_version,
+        // Never left behind on another version (moto lets two syncs leave it on two; AWS refuses
+        // a move from a version that no longer has it, and the sync that lost is retried).
+        versions.carrying_other_than(COGNITO_LABEL, version_id),
     )
     .await?;
     Ok(if same_password {

@@ -148,6 +148,7 @@ impl Rotation<'_> {
             self.token,
             &pending,
             UserWait::none(),
+            false,
         )
         .await?;
         Ok(match held {

@@ -103,6 +103,17 @@ impl UserSecret {
         }))
     }
 
+    /// A version that names no user (a plain password) of a secret bound to this user.
+    pub fn of_bound_user(user_pool_id: String, username: String, password: SecretString) -> Self {
+        UserSecret {
+            user_pool_id,
+            username,
+            client_id: None,
+            password,
+            others: Map::new(),
+        }
+    }
+
     /// The same secret with another password: the JSON to store as a new version.
     pub fn with_password(&self, password: &SecretString) -> SecretString {
         let mut object = self.others.clone();

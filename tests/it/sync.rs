@@ -1,12 +1,17 @@
 //! Sync on change, through the release binary under the Runtime API: Secrets Manager's own
 //! `Secret Label Updated` event sets the password of the user a new AWSCURRENT names, once per
 //! version (a rotation's own event and duplicate deliveries set nothing), refuses a version that
-//! names another user, and never logs a password, on any of these paths or the rotation's.
+//! names another user, and never logs a password, on any of these paths or the rotation's. A plain
+//! secret is synced for the user it is bound to; two syncs that race end in step.
 
 use serde_json::{Value, json};
 
+use std::time::Duration;
+
 use crate::support::aws::{Aws, Login, label_updated_event, rotation_event, strong_password, unique};
+use crate::support::proxy::Fault;
 use crate::support::runtime::json_function_behind_proxy;
+use crate::support::{function_behind_proxy, invoke};
 
 #[tokio::test]
 async fn a_new_current_version_is_set_once_and_never_for_another_user() {
@@ -187,4 +192,73 @@ fn result(outcome: &crate::support::runtime::Outcome) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+#[tokio::test]
+async fn a_plain_bound_secret_is_synced_for_its_user() {
+    // GIVEN gus, and a plain-password secret bound to him
+    let aws = Aws::moto().await;
+    let (pool, gus, secret, _) = aws.seeded("gus").await;
+    let (_proxy, function) = function_behind_proxy().await;
+    // WHEN a new password is stored and becomes AWSCURRENT
+    let new_password = strong_password();
+    let version = aws.secret_version(&secret, &new_password).await;
+    let answer = invoke(
+        &function,
+        label_updated_event(&secret, &secret, "AWSCURRENT", &version),
+    )
+    .await
+    .unwrap();
+    // THEN it is set for gus, and the drift marker follows
+    assert_eq!(answer["Result"], "set", "{answer}");
+    assert_eq!(answer["Username"], gus.as_str(), "{answer}");
+    assert_eq!(aws.login(&pool, &gus, &new_password).await, Login::Authenticated);
+    assert_eq!(aws.version_with(&secret, "COGNITO_CURRENT").await, Some(version));
+}
+
+#[tokio::test]
+async fn two_syncs_that_race_end_with_cognito_holding_the_current_version() {
+    // GIVEN hana, confirmed with the password her bound JSON secret holds
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let hana = unique("hana");
+    let first = strong_password();
+    aws.confirmed_user(&pool, &hana, &first).await;
+    let name = unique("cognito-set-password/hana");
+    let doc =
+        |password: &str| json!({"UserPoolId": pool.id, "Username": hana, "password": password}).to_string();
+    aws.secret(&name, &doc(&first)).await;
+    aws.bind(&name, &pool.id, &hana).await;
+    let (proxy, function) = function_behind_proxy().await;
+
+    // WHEN version V becomes current and its sync (A) is held at AdminSetUserPassword, while W
+    // becomes current and its sync (B) runs to the end; then A's set lands
+    let (v_password, w_password) = (strong_password(), strong_password());
+    let v = aws.secret_version(&name, &doc(&v_password)).await;
+    proxy.fail("AdminSetUserPassword", Fault::Delay(Duration::from_secs(2)), 1);
+    let sync_a = invoke(&function, label_updated_event(&name, &name, "AWSCURRENT", &v));
+    let sync_b = async {
+        while proxy.calls("AdminSetUserPassword") == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let w = aws.secret_version(&name, &doc(&w_password)).await;
+        let answer = invoke(&function, label_updated_event(&name, &name, "AWSCURRENT", &w)).await;
+        (w, answer)
+    };
+    let (a, (w, b)) = tokio::join!(sync_a, sync_b);
+    b.unwrap();
+    let _ = a;
+
+    // THEN Cognito holds W, which is AWSCURRENT and labelled COGNITO_CURRENT: in step
+    assert_eq!(aws.login(&pool, &hana, &w_password).await, Login::Authenticated);
+    assert!(matches!(
+        aws.login(&pool, &hana, &v_password).await,
+        Login::Refused(_)
+    ));
+    assert!(aws.stages(&name).await[&w].contains(&"AWSCURRENT".to_owned()));
+    assert_eq!(aws.version_with(&name, "COGNITO_CURRENT").await, Some(w));
+    assert!(
+        proxy.calls("AdminSetUserPassword") >= 3,
+        "A set V over W, and then W again"
+    );
 }

@@ -22,6 +22,8 @@ pub enum Fault {
     Status(u16),
     /// Read the request and never answer.
     Hang,
+    /// Hold the request this long, then pass it on: another call overtakes it.
+    Delay(Duration),
 }
 
 impl Fault {
@@ -193,6 +195,10 @@ fn handle(stream: &mut TcpStream, request: Recorded, state: &Mutex<State>, upstr
         Some(Fault::Hang) => {
             std::thread::sleep(Duration::from_secs(600));
             false
+        }
+        Some(Fault::Delay(held)) => {
+            std::thread::sleep(held);
+            forward(stream, &request, upstream)
         }
         None => forward(stream, &request, upstream),
     }
