@@ -76,8 +76,9 @@ pub enum Error {
     },
 
     #[error(
-        "secret `{secret_id}` holds a JSON object without the key `{key}` (keys present: {present}); \
-         set `PasswordSecretJsonKey` to the key that holds the password"
+        "secret `{secret_id}` is a JSON object without the key `{key}`; set `PasswordSecretJsonKey` \
+         to the key that holds the password (the function's log for this request names the keys \
+         present)"
     )]
     SecretKeyMissing {
         secret_id: String,
@@ -87,6 +88,19 @@ pub enum Error {
 
     #[error("{source_name} has an unusable value: {problem}")]
     UnusableSecret { source_name: String, problem: String },
+
+    /// A problem with a value that the answer states in general terms; `facts` (its type, whether
+    /// it is JSON, whether it is empty) go to the log only, where operators look: the invoker may
+    /// not be allowed to read the value.
+    #[error(
+        "{source_name} has an unusable value: {problem} (the function's log for this request says \
+         what is wrong with it)"
+    )]
+    UnusableValue {
+        source_name: String,
+        problem: String,
+        facts: String,
+    },
 
     #[error(
         "user `{username}` does not exist in user pool `{user_pool_id}`: check `Username`; if the \
@@ -138,7 +152,11 @@ pub enum Error {
         user_pool_id: String,
     },
 
-    #[error("the password from {source_name} cannot be sent to Cognito: {problem}; {fix}")]
+    #[error(
+        "the password from {source_name} cannot be sent to Cognito: it is outside \
+         AdminSetUserPassword's contract (1 to 256 characters, no whitespace anywhere); the \
+         function's log for this request says what is wrong with it and how to store it again"
+    )]
     PasswordContract {
         source_name: String,
         problem: String,
@@ -240,6 +258,26 @@ pub enum Error {
 
 impl Error {
     /// Whether the same request could succeed if tried again later without any change.
+    /// Facts about a value that the message leaves out (the keys present, a type, a length,
+    /// whitespace, a trailing line break): for the function's log, never for an answer.
+    pub fn value_facts(&self) -> Option<String> {
+        match self {
+            Error::SecretKeyMissing { present, .. } => Some(format!("keys present: {present}")),
+            Error::UnusableValue { facts, .. } => Some(facts.clone()),
+            Error::PasswordContract { problem, fix, .. } => Some(format!("{problem}; {fix}")),
+            Error::RotationStep { source, .. } => source.value_facts(),
+            _ => None,
+        }
+    }
+
+    /// The message, with [`Error::value_facts`] when there are any: for the log.
+    pub fn for_log(&self) -> String {
+        match self.value_facts() {
+            Some(facts) => format!("{self} [{facts}]"),
+            None => self.to_string(),
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Throttled { .. }

@@ -168,23 +168,35 @@ async fn prefetch(
 pub struct Summary {
     pub total: usize,
     pub set: usize,
+    /// Each user not set, and why, as the answer says it.
     pub not_set: Vec<String>,
+    /// The same, with the facts about values that only the log may hold.
+    pub not_set_for_log: Vec<String>,
 }
 
 impl Summary {
     pub fn of(outcomes: &[UserOutcome]) -> Self {
-        let not_set: Vec<String> = outcomes
-            .iter()
-            .filter_map(|outcome| match &outcome.result {
-                UserResult::Set => None,
-                UserResult::Failed(err) => Some(format!("`{}`: {err}", outcome.username)),
-                UserResult::NotDone => Some(format!("`{}`: not done before the deadline", outcome.username)),
-            })
-            .collect();
+        let lines = |for_log: bool| -> Vec<String> {
+            outcomes
+                .iter()
+                .filter_map(|outcome| match &outcome.result {
+                    UserResult::Set => None,
+                    UserResult::Failed(err) if for_log => {
+                        Some(format!("`{}`: {}", outcome.username, err.for_log()))
+                    }
+                    UserResult::Failed(err) => Some(format!("`{}`: {err}", outcome.username)),
+                    UserResult::NotDone => {
+                        Some(format!("`{}`: not done before the deadline", outcome.username))
+                    }
+                })
+                .collect()
+        };
+        let not_set = lines(false);
         Summary {
             total: outcomes.len(),
             set: outcomes.len() - not_set.len(),
             not_set,
+            not_set_for_log: lines(true),
         }
     }
 

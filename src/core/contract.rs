@@ -65,12 +65,33 @@ pub fn check_password(source_name: &str, password: &SecretString) -> Result<(), 
 mod tests {
     use super::*;
 
+    /// The refusal as the log holds it (the answer leaves the facts out: see below).
     fn check(value: &str) -> Result<(), String> {
         check_password(
             "Secrets Manager secret `s`",
             &SecretString::from(value.to_owned()),
         )
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.for_log())
+    }
+
+    #[test]
+    fn the_answer_states_the_contract_and_no_fact_about_the_value() {
+        for value in ["Ends-In-Newline-1!\n", "Two Words-1!", &"L0ng!".repeat(60), ""] {
+            let err = check_password(
+                "Secrets Manager secret `s`",
+                &SecretString::from(value.to_owned()),
+            )
+            .unwrap_err();
+            let answer = err.to_string();
+            assert!(
+                answer.contains("outside AdminSetUserPassword's contract"),
+                "{answer}"
+            );
+            for fact in ["line break", "a space", "characters long", "empty", "300"] {
+                assert!(!answer.contains(fact), "{fact} in {answer}");
+            }
+            assert!(err.value_facts().is_some());
+        }
     }
 
     #[test]

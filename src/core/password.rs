@@ -125,12 +125,12 @@ pub fn select_from_secret(
     };
     let Some(mut object) = parsed else {
         if let Some(key) = json_key {
-            return Err(Error::UnusableSecret {
+            return Err(Error::UnusableValue {
                 source_name: source().to_string(),
-                problem: format!(
-                    "`PasswordSecretJsonKey` is `{key}` but the SecretString is not a JSON object; \
-                     remove `PasswordSecretJsonKey` or store a JSON object"
-                ),
+                problem: format!("no password could be read under `PasswordSecretJsonKey` `{key}`"),
+                facts: "the SecretString is not a JSON object; remove `PasswordSecretJsonKey` or store a \
+                        JSON object"
+                    .into(),
             });
         }
         return non_empty(value, &source());
@@ -147,9 +147,10 @@ pub fn select_from_secret(
     }
     if object.contains_key(USER_POOL_ID) || object.contains_key(USERNAME) {
         if key != DEFAULT_JSON_KEY {
-            return Err(Error::UnusableSecret {
+            return Err(Error::UnusableValue {
                 source_name: source().to_string(),
-                problem: format!(
+                problem: format!("no password could be read under `PasswordSecretJsonKey` `{key}`"),
+                facts: format!(
                     "it is a user's secret (it has `{USER_POOL_ID}`/`{USERNAME}`), which yields a \
                      password only from its `{DEFAULT_JSON_KEY}` key; leave out `PasswordSecretJsonKey`"
                 ),
@@ -173,9 +174,10 @@ pub fn select_from_secret(
     }
     match object.remove(key) {
         Some(Value::String(password)) => non_empty(SecretString::from(password), &source()),
-        Some(other) => Err(Error::UnusableSecret {
+        Some(other) => Err(Error::UnusableValue {
             source_name: source().to_string(),
-            problem: format!("the key `{key}` holds {}, not a string", type_name(&other)),
+            problem: format!("the key `{key}` does not hold a password (a non-empty string)"),
+            facts: format!("the key `{key}` holds {}, not a string", type_name(&other)),
         }),
         None => Err(Error::SecretKeyMissing {
             secret_id: secret_id.to_owned(),
@@ -187,9 +189,10 @@ pub fn select_from_secret(
 
 fn non_empty(value: SecretString, source: &PasswordRef) -> Result<SecretString, Error> {
     if value.expose_secret().is_empty() {
-        return Err(Error::UnusableSecret {
+        return Err(Error::UnusableValue {
             source_name: source.to_string(),
-            problem: "the password is empty".into(),
+            problem: "it holds no password".into(),
+            facts: "the password is empty".into(),
         });
     }
     Ok(value)
@@ -199,6 +202,8 @@ fn non_empty(value: SecretString, source: &PasswordRef) -> Result<SecretString, 
 mod tests {
     use super::*;
 
+    /// The value, or the refusal as the log holds it (the answer leaves the facts out: see
+    /// `the_answer_leaves_out_the_keys_present_and_the_types`).
     fn select(value: &str, key: Option<&str>) -> Result<String, String> {
         select_from_secret(
             "app/alice",
@@ -207,7 +212,31 @@ mod tests {
             ("pool", "alice"),
         )
         .map(|s| s.expose_secret().to_owned())
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.for_log())
+    }
+
+    #[test]
+    fn the_answer_leaves_out_the_keys_present_and_the_types() {
+        for (value, key) in [
+            (r#"{"user":"a","pass":"Sekret-Value-9!"}"#, None),
+            (r#"{"password": 12345678}"#, None),
+            ("Plain-Value-9!", Some("pw")),
+            (r#"{"password": ""}"#, None),
+        ] {
+            let err = select_from_secret(
+                "app/alice",
+                SecretString::from(value.to_owned()),
+                key,
+                ("pool", "alice"),
+            )
+            .unwrap_err();
+            let answer = err.to_string();
+            for fact in ["`pass`", "`user`", "a number", "not a JSON object", "is empty"] {
+                assert!(!answer.contains(fact), "{fact} in {answer}");
+            }
+            assert!(answer.contains("the function's log for this request"), "{answer}");
+            assert!(err.value_facts().is_some(), "{answer}");
+        }
     }
 
     #[test]

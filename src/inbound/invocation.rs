@@ -136,7 +136,7 @@ impl<'a> Invocation<'a> {
             }
         }
         let request_id = &self.context.request_id;
-        for line in &summary.not_set {
+        for line in &summary.not_set_for_log {
             tracing::error!(request_id = %request_id, event_kind = kind, user_pool_id = %list.user_pool_id, user = %line, "a user of the list was not set");
         }
         tracing::info!(
@@ -151,7 +151,7 @@ impl<'a> Invocation<'a> {
 
     /// An event that its way in cannot read: logged and counted, and the error is the answer.
     pub fn unrecognised(&self, err: Error) -> Error {
-        tracing::error!(request_id = %self.context.request_id, event_kind = "unrecognised", result = "FAILED", error = %err);
+        tracing::error!(request_id = %self.context.request_id, event_kind = "unrecognised", result = "FAILED", error = %err.for_log());
         self.count("unrecognised", Outcome::Refused, 1);
         err
     }
@@ -185,7 +185,7 @@ impl<'a> Invocation<'a> {
             ),
             Err(err) => tracing::error!(
                 request_id = %request_id, event_kind = kind, user_pool_id = pool, username = user,
-                result = "FAILED", retryable = err.is_retryable(), error = %err, "password request failed"
+                result = "FAILED", retryable = err.is_retryable(), error = %err.for_log(), "password request failed"
             ),
         }
         match result {

@@ -73,7 +73,7 @@ pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> R
         }
         Err(err) => {
             invocation.count("rotation", Outcome::RotationStepFailed, 1);
-            tracing::error!(request_id = %request_id, event_kind = "rotation", step, secret_id, version, result = "FAILED", retryable = err.is_retryable(), error = %err, "rotation step failed");
+            tracing::error!(request_id = %request_id, event_kind = "rotation", step, secret_id, version, result = "FAILED", retryable = err.is_retryable(), error = %err.for_log(), "rotation step failed");
             Err(err)
         }
     }

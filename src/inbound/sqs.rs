@@ -82,10 +82,10 @@ pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> R
             // Deleted, not returned: received again, then dead-lettered, the plaintext would stay
             // in the queues for days.
             Err(err @ Error::PlaintextPassword { .. }) => {
-                tracing::error!(request_id = %request_id, event_kind = "SQS", message_id, result = "REFUSED", error = %err, "record refused; it is deleted from the queue, not retried");
+                tracing::error!(request_id = %request_id, event_kind = "SQS", message_id, result = "REFUSED", error = %err.for_log(), "record refused; it is deleted from the queue, not retried");
             }
             Err(err) => {
-                tracing::error!(request_id = %request_id, event_kind = "SQS", message_id, result = "FAILED", error = %err, "record failed; it goes back to the queue");
+                tracing::error!(request_id = %request_id, event_kind = "SQS", message_id, result = "FAILED", error = %err.for_log(), "record failed; it goes back to the queue");
                 failed.push(message_id);
             }
         }

@@ -106,7 +106,7 @@ pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> R
         }
         Err(err) => {
             invocation.count("sync", Outcome::SyncFailed, 1);
-            tracing::error!(request_id = %request_id, event_kind = "sync", secret_id, label, version, result = "FAILED", retryable = err.is_retryable(), error = %err, "sync failed");
+            tracing::error!(request_id = %request_id, event_kind = "sync", secret_id, label, version, result = "FAILED", retryable = err.is_retryable(), error = %err.for_log(), "sync failed");
             Err(err)
         }
     }

@@ -27,6 +27,15 @@ async fn a_value_cognito_would_refuse_is_named_and_never_sent() {
     let long_secret = unique("contract/long");
     aws.secret(&long_secret, &too_long).await;
     aws.bind(&long_secret, &pool.id, &user).await;
+    // AND a JSON secret without the key `password`
+    let keyless = "Keyless-Passw0rd!";
+    let keyless_secret = unique("contract/keyless");
+    aws.secret(
+        &keyless_secret,
+        &json!({"user": "u", "pass": keyless}).to_string(),
+    )
+    .await;
+    aws.bind(&keyless_secret, &pool.id, &user).await;
 
     let (proxy, runtime, process) = json_function_behind_proxy(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]);
     let props = |source: serde_json::Value| {
@@ -48,6 +57,9 @@ async fn a_value_cognito_would_refuse_is_named_and_never_sent() {
     let long = runtime
         .invoke_async(props(json!({"PasswordSecretId": long_secret})))
         .await;
+    let keyless_answer = runtime
+        .invoke_async(props(json!({"PasswordSecretId": keyless_secret})))
+        .await;
     // AND the newline once more through CloudFormation
     let cfn = ResponseUrl::start();
     let create = runtime
@@ -58,38 +70,73 @@ async fn a_value_cognito_would_refuse_is_named_and_never_sent() {
         ))
         .await;
 
-    // THEN each fails with a message that names the source, the rule and the fix
+    // THEN each fails with an answer that names the source and the rule, and no fact about the value
     let message = |outcome: &crate::support::runtime::Outcome| {
         outcome.error()["errorMessage"].as_str().unwrap().to_owned()
     };
-    let newline = message(&newline);
+    let (newline, space, long, keyless_answer) = (
+        message(&newline),
+        message(&space),
+        message(&long),
+        message(&keyless_answer),
+    );
+    let contract = "cannot be sent to Cognito: it is outside AdminSetUserPassword's contract (1 to 256 \
+                    characters, no whitespace anywhere); the function's log for this request says";
+    for (answer, source) in [
+        (&newline, format!("Secrets Manager secret `{newline_secret}`")),
+        (&space, format!("SSM parameter `{space_parameter}`")),
+        (&long, format!("Secrets Manager secret `{long_secret}`")),
+    ] {
+        assert!(
+            answer.starts_with(&format!("the password from {source} {contract}")),
+            "{answer}"
+        );
+    }
     assert!(
-        newline.starts_with(&format!(
-            "the password from Secrets Manager secret `{newline_secret}` cannot be sent to Cognito: it ends in a line break"
+        keyless_answer.starts_with(&format!(
+            "secret `{keyless_secret}` is a JSON object without the key `password`"
         )),
-        "{newline}"
+        "{keyless_answer}"
     );
-    assert!(
-        newline.contains("`--secret-string \"$(cat pw.txt)\"`"),
-        "{newline}"
-    );
-    let space = message(&space);
-    assert!(
-        space.starts_with(&format!(
-            "the password from SSM parameter `{space_parameter}` cannot be sent to Cognito: it contains whitespace (a space)"
-        )),
-        "{space}"
-    );
-    let long = message(&long);
-    assert!(
-        long.contains("it is 261 characters long, and AdminSetUserPassword accepts at most 256"),
-        "{long}"
-    );
-    assert!(!long.contains("password policy"), "not the pool's policy: {long}");
     let delivered = cfn.wait_for(1, std::time::Duration::from_secs(5));
     assert_eq!(create.response()["Status"], "FAILED");
     let reason = delivered[0].json()["Reason"].as_str().unwrap().to_owned();
-    assert!(reason.contains("it ends in a line break"), "{reason}");
+    assert!(reason.contains(contract), "{reason}");
+    let answers = [&newline, &space, &long, &keyless_answer, &reason];
+    for fact in [
+        "line break",
+        "a space",
+        "261",
+        "characters long",
+        "`pass`",
+        "`user`",
+        "cat pw.txt",
+    ] {
+        for answer in answers {
+            assert!(!answer.contains(fact), "{fact} in {answer}");
+        }
+    }
+    // AND the function's log, where operators look, says what is wrong and the fix
+    let log = process.output();
+    let logged = |source: &str, fact: &str| {
+        log.lines()
+            .any(|line| line.contains(r#""level":"ERROR""#) && line.contains(source) && line.contains(fact))
+    };
+    assert!(logged(&newline_secret, "it ends in a line break"), "{log}");
+    assert!(logged(&newline_secret, "$(cat pw.txt)"), "{log}");
+    assert!(
+        logged(&space_parameter, "it contains whitespace (a space)"),
+        "{log}"
+    );
+    assert!(
+        logged(
+            &long_secret,
+            "it is 261 characters long, and AdminSetUserPassword accepts at most 256"
+        ),
+        "{log}"
+    );
+    assert!(!logged(&long_secret, "password policy"), "not the pool's policy");
+    assert!(logged(&keyless_secret, "keys present: `pass`, `user`"), "{log}");
 
     // AND Cognito was never called
     assert_eq!(proxy.calls("AdminSetUserPassword"), 0);
@@ -100,7 +147,7 @@ async fn a_value_cognito_would_refuse_is_named_and_never_sent() {
         process.output(),
         delivered[0].body
     );
-    for value in [with_newline.trim_end(), with_space, &too_long[..40]] {
+    for value in [with_newline.trim_end(), with_space, &too_long[..40], keyless] {
         assert!(!everything.contains(value), "a value reached the output");
     }
 }
