@@ -136,12 +136,27 @@ pub fn select_from_secret(
         return non_empty(value, &source());
     };
     let key = json_key.unwrap_or(DEFAULT_JSON_KEY);
-    if [USER_POOL_ID, USERNAME, CLIENT_ID].contains(&key) {
+    if [USER_POOL_ID, USERNAME, CLIENT_ID]
+        .iter()
+        .any(|public| public.eq_ignore_ascii_case(key))
+    {
         return Err(Error::UnusableSecret {
             source_name: source().to_string(),
             problem: format!(
                 "`PasswordSecretJsonKey` is `{key}`, which names a user or an app client and is never \
                  read as a password; name the key that holds the password"
+            ),
+        });
+    }
+    // The invoker chooses the key: where the secret has a `password` key, only that one is a
+    // password (another key of the user's own secret, an email say, may be known to anyone).
+    if key != DEFAULT_JSON_KEY && object.contains_key(DEFAULT_JSON_KEY) {
+        return Err(Error::UnusableValue {
+            source_name: source().to_string(),
+            problem: format!("no password could be read under `PasswordSecretJsonKey` `{key}`"),
+            facts: format!(
+                "it has a `{DEFAULT_JSON_KEY}` key, and then only that key is read as a password; leave \
+                 out `PasswordSecretJsonKey`"
             ),
         });
     }
@@ -253,9 +268,34 @@ mod tests {
             "Json-Pass-1!"
         );
         assert_eq!(
-            select(r#"{"pw":"Other-Key-1!","password":"x"}"#, Some("pw")).unwrap(),
+            select(r#"{"pw":"Other-Key-1!","user":"x"}"#, Some("pw")).unwrap(),
             "Other-Key-1!"
         );
+    }
+
+    #[test]
+    fn where_a_secret_has_a_password_key_no_other_key_is_a_password() {
+        // The invoker chooses the key: another key of the user's own secret may be known.
+        let message = select(
+            r#"{"email":"admin@example.com","password":"Real-Pass-1!"}"#,
+            Some("email"),
+        )
+        .unwrap_err();
+        assert!(
+            message.contains("only that key is read as a password"),
+            "{message}"
+        );
+        for key in ["username", "USERPOOLID", "clientId"] {
+            let message = select(
+                r#"{"username":"admin","userpoolid":"p","clientid":"c"}"#,
+                Some(key),
+            )
+            .unwrap_err();
+            assert!(
+                message.contains("is never read as a password"),
+                "{key}: {message}"
+            );
+        }
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub async fn resolve(
     request: &SetPasswordRequest,
     deadline: Instant,
 ) -> Result<SecretString, Error> {
+    // Before the read: a refused selector must not tell whether that version exists.
+    refuse_selector(policy, request)?;
     let user = (request.user_pool_id.as_str(), request.username.as_str());
     let stores = clients.stores_for(request.password.id());
     let read = within(
@@ -102,14 +104,7 @@ pub async fn bound(
     request: &SetPasswordRequest,
     deadline: Instant,
 ) -> Result<(), Error> {
-    if !policy.allow_version_selectors
-        && let Some(selector) = binding::selector(&request.password)
-    {
-        return Err(Error::VersionSelectorRefused {
-            source_name: request.password.to_string(),
-            selector,
-        });
-    }
+    refuse_selector(policy, request)?;
     if policy.binding == SecretBinding::None {
         return Ok(());
     }
@@ -126,6 +121,16 @@ pub async fn bound(
         .await
     })
     .await
+}
+
+fn refuse_selector(policy: Policy, request: &SetPasswordRequest) -> Result<(), Error> {
+    match binding::selector(&request.password) {
+        Some(selector) if !policy.allow_version_selectors => Err(Error::VersionSelectorRefused {
+            source_name: request.password.to_string(),
+            selector,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Sets an already resolved password: each attempt within the deadline and, with a `limiter`,

@@ -140,10 +140,15 @@ impl UserSecret {
     }
 }
 
+/// What is wrong is a fact about the value (keys present, types): the log holds it, the answer
+/// states the shape expected.
 fn unusable(source_name: &str, problem: String) -> Error {
-    Error::UnusableSecret {
+    Error::UnusableValue {
         source_name: source_name.to_owned(),
-        problem,
+        problem: "it is not a user's secret: a JSON object with `UserPoolId`, `Username` and `password` \
+                  strings, and optionally `ClientId`"
+            .into(),
+        facts: problem,
     }
 }
 
@@ -153,7 +158,7 @@ mod tests {
     use serde_json::json;
 
     fn parse(value: Value) -> Result<UserSecret, String> {
-        UserSecret::parse("secret `s`", SecretString::from(value.to_string())).map_err(|e| e.to_string())
+        UserSecret::parse("secret `s`", SecretString::from(value.to_string())).map_err(|e| e.for_log())
     }
 
     #[test]

@@ -50,6 +50,20 @@ impl UserList {
                 "must come with the other properties in a JSON object",
             ));
         };
+        // Refused as a whole, before anything else is looked at: a plaintext password anywhere
+        // (an event refused for it ends normally instead of being retried into a queue).
+        if let Some(key) = plaintext_key(shared) {
+            return Err(Error::PlaintextPassword { key: key.to_owned() });
+        }
+        if let Value::Array(entries) = users {
+            for (index, entry) in entries.iter().enumerate() {
+                if let Some(key) = entry.as_object().and_then(plaintext_key) {
+                    return Err(Error::PlaintextPassword {
+                        key: format!("Users[{index}].{key}"),
+                    });
+                }
+            }
+        }
         let Value::Array(entries) = users else {
             return Err(Error::invalid(
                 "Users",
@@ -61,17 +75,6 @@ impl UserList {
                 "Users",
                 format!("must hold 1 to {MAX_USERS} users, got {}", entries.len()),
             ));
-        }
-        // Refused as a whole, before anything else is looked at: a plaintext password anywhere.
-        if let Some(key) = plaintext_key(shared) {
-            return Err(Error::PlaintextPassword { key: key.to_owned() });
-        }
-        for (index, entry) in entries.iter().enumerate() {
-            if let Some(key) = entry.as_object().and_then(plaintext_key) {
-                return Err(Error::PlaintextPassword {
-                    key: format!("Users[{index}].{key}"),
-                });
-            }
         }
         for reference in [
             "PasswordSecretId",

@@ -103,6 +103,28 @@ async fn an_invoker_cannot_choose_a_password_for_another_user() {
         assert!(answer.contains("refused, nothing was set"), "{answer}");
     }
 
+    // WHEN the invoker names another key of admin's own bound secret, whose value it knows
+    let admin_secret = unique("cognito-set-password/admin");
+    let email = format!("{}@example.com", w.admin);
+    w.aws
+        .secret(
+            &admin_secret,
+            &json!({"email": email, "password": w.admin_password}).to_string(),
+        )
+        .await;
+    w.aws.bind(&admin_secret, &w.pool.id, &w.admin).await;
+    let answer = attack(
+        &runtime,
+        request(json!({"PasswordSecretId": admin_secret, "PasswordSecretJsonKey": "email"})),
+    )
+    .await;
+    // THEN it is refused: where a secret has a `password` key, no other key is a password
+    assert!(
+        answer.contains("no password could be read under `PasswordSecretJsonKey` `email`"),
+        "{answer}"
+    );
+    w.admin_untouched(&email, &proxy).await;
+
     // WHEN the invoker copies its own service account's password, which it can read, onto admin
     let (service, service_password) = (unique("svc"), strong_password());
     w.aws.user(&w.pool, &service).await;
@@ -195,6 +217,10 @@ async fn an_older_version_is_brought_back_only_where_selectors_are_allowed() {
     assert!(answer.contains("AllowVersionSelectors is false"), "{answer}");
     assert!(answer.contains("`PasswordSecretVersionStage`"), "{answer}");
     w.admin_untouched(&leaked, &proxy).await;
+    // AND a stage that does not exist gets the same answer: the refusal tells nothing of versions
+    let mut probe = replay.clone();
+    probe["PasswordSecretVersionStage"] = json!("NO_SUCH_STAGE");
+    assert_eq!(attack(&runtime, probe).await, answer);
 
     // WHEN it allows them (the default), THEN only admin's own older password can come back
     let (_proxy, runtime, _process) = json_function_behind_proxy(&[]);

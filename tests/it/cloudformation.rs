@@ -164,7 +164,7 @@ async fn json_secret_yields_the_password_key_or_the_given_key() {
 
     // A key of the user's choosing.
     let (given, secret_id) =
-        given_user_and_secret(|p| json!({"password": "Wrong-Pass-123!", "admin": p}).to_string()).await;
+        given_user_and_secret(|p| json!({"user": "Not-The-Pass-123!", "admin": p}).to_string()).await;
     let request = cfn_request(
         "Create",
         &given.cfn.url,

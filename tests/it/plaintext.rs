@@ -53,6 +53,16 @@ async fn a_plaintext_password_is_refused_on_every_way_in_and_never_echoed() {
         "{refused:?}"
     );
     answers.push(format!("{refused:?}"));
+    // (also when the list itself is malformed: the plaintext is what is refused, so that the
+    // rule and the queue end it normally)
+    let malformed = runtime
+        .invoke_async(json!({"UserPoolId": pool.id, "Users": {}, "Password": PLAINTEXT}))
+        .await;
+    assert!(
+        format!("{malformed:?}").contains("property `Password` is refused"),
+        "{malformed:?}"
+    );
+    answers.push(format!("{malformed:?}"));
     // WHEN it comes through the rule (asynchronous), THEN it ends normally: no retry, no copy of
     // the event in the failed-invocations queue
     let outcome = runtime.invoke_async(eventbridge_event(with("Password"))).await;
