@@ -85,7 +85,7 @@ pub async fn resolve(
         request.password.call(),
         request.password.resolve(&stores, user),
     );
-    let (binding, value) = tokio::join!(bound(clients, policy, request, deadline), read);
+    let (binding, value) = tokio::join!(check_binding(clients, policy, request, deadline), read);
     match (binding, value) {
         // A secret that is missing or denied says so first: there is nothing to bind yet. What
         // the value holds is never told before the binding allows it.
@@ -105,6 +105,16 @@ pub async fn bound(
     deadline: Instant,
 ) -> Result<(), Error> {
     refuse_selector(policy, request)?;
+    check_binding(clients, policy, request, deadline).await
+}
+
+/// The binding half of [`bound`]: the reference's tag, read now, against the request's user.
+async fn check_binding(
+    clients: &Clients,
+    policy: Policy,
+    request: &SetPasswordRequest,
+    deadline: Instant,
+) -> Result<(), Error> {
     if policy.binding == SecretBinding::None {
         return Ok(());
     }

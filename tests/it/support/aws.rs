@@ -146,8 +146,11 @@ impl Aws {
             .unwrap();
     }
 
-    /// The user's `sub`.
-    pub async fn sub(&self, pool: &Pool, username: &str) -> String {
+    async fn get_user(
+        &self,
+        pool: &Pool,
+        username: &str,
+    ) -> aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUserOutput {
         self.cognito
             .admin_get_user()
             .user_pool_id(&pool.id)
@@ -155,6 +158,12 @@ impl Aws {
             .send()
             .await
             .unwrap()
+    }
+
+    /// The user's `sub`.
+    pub async fn sub(&self, pool: &Pool, username: &str) -> String {
+        self.get_user(pool, username)
+            .await
             .user_attributes
             .unwrap_or_default()
             .into_iter()
@@ -164,13 +173,8 @@ impl Aws {
     }
 
     pub async fn status(&self, pool: &Pool, username: &str) -> String {
-        self.cognito
-            .admin_get_user()
-            .user_pool_id(&pool.id)
-            .username(username)
-            .send()
+        self.get_user(pool, username)
             .await
-            .unwrap()
             .user_status
             .unwrap()
             .as_str()
