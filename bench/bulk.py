@@ -116,7 +116,7 @@ class World:
 
     def __init__(self, count):
         self.port = free_port()
-        self.moto = subprocess.Popen([str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
+        self.moto = subprocess.Popen([str(ROOT / ".venv/bin/python"), str(ROOT / "tools/moto_server.py"), "-H", "127.0.0.1", "-p", str(self.port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         forward_output(self.moto.stdout, WORK / "moto.log", "moto", moto_expected)
         wait_for_port(self.port)

@@ -188,7 +188,7 @@ def main():
 
     moto_port = free_port()
     moto_log = open(work / "moto.log", "w")
-    moto = subprocess.Popen([str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+    moto = subprocess.Popen([str(ROOT / ".venv/bin/python"), str(ROOT / "tools/moto_server.py"), "-H", "127.0.0.1", "-p", str(moto_port)],
                             stdout=moto_log, stderr=subprocess.STDOUT)
     wait_for_port(moto_port, "moto_server")
     endpoint = f"http://127.0.0.1:{moto_port}"

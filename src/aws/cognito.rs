@@ -1,17 +1,13 @@
 //! Cognito: `AdminSetUserPassword` and the mapping of its errors to messages a user can act on,
-//! and what rotation needs besides (the pool's password policy, a test sign-in, a user's status).
+//! and what rotation needs besides (the pool's password policy, who a name means, a user's
+//! status). The test sign-in is [`sign_in`](super::sign_in).
 
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUserError;
-use aws_sdk_cognitoidentityprovider::operation::admin_initiate_auth::AdminInitiateAuthError;
 use aws_sdk_cognitoidentityprovider::operation::admin_set_user_password::AdminSetUserPasswordError;
 use aws_sdk_cognitoidentityprovider::operation::describe_user_pool::DescribeUserPoolError;
-use aws_sdk_cognitoidentityprovider::operation::describe_user_pool_client::DescribeUserPoolClientError;
-use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
-use sha2::Sha256;
 
 use crate::error::{AwsCall, Error};
 
@@ -95,96 +91,6 @@ pub async fn minimum_password_length(client: &Client, user_pool_id: &str) -> Res
         .map_or(0, |length| length.max(0) as u32))
 }
 
-/// Whether the password works, as a sign-in through the app client `client_id` tells.
-#[derive(Debug, PartialEq, Eq)]
-pub enum SignIn {
-    /// Tokens, or an MFA challenge: the password was accepted.
-    Works,
-    /// Why not, in Cognito's words (never the password).
-    Refused(String),
-}
-
-/// Signs in with `ADMIN_USER_PASSWORD_AUTH`, with a `SECRET_HASH` when the app client has a secret.
-pub async fn sign_in(
-    client: &Client,
-    user_pool_id: &str,
-    client_id: &str,
-    username: &str,
-    password: &SecretString,
-) -> Result<SignIn, Error> {
-    let app_client = client
-        .describe_user_pool_client()
-        .user_pool_id(user_pool_id)
-        .client_id(client_id)
-        .send()
-        .await
-        .map_err(|err| match err.as_service_error() {
-            Some(DescribeUserPoolClientError::ResourceNotFoundException(_)) => Error::UnusableSecret {
-                source_name: format!("app client `{client_id}` of user pool `{user_pool_id}`"),
-                problem: "it does not exist; correct `ClientId` in the secret, or remove it to check the user's status instead of signing in".into(),
-            },
-            _ => Error::from_sdk(err, pool_call("cognito-idp:DescribeUserPoolClient", user_pool_id)),
-        })?;
-    let client_secret = app_client
-        .user_pool_client
-        .and_then(|c| c.client_secret)
-        .map(SecretString::from);
-    let mut request = client
-        .admin_initiate_auth()
-        .user_pool_id(user_pool_id)
-        .client_id(client_id)
-        .auth_flow(AuthFlowType::AdminUserPasswordAuth)
-        .auth_parameters("USERNAME", username)
-        .auth_parameters("PASSWORD", password.expose_secret());
-    if let Some(client_secret) = &client_secret {
-        request = request.auth_parameters("SECRET_HASH", secret_hash(client_secret, username, client_id));
-    }
-    match request.send().await {
-        Ok(output) if output.authentication_result.is_some() => Ok(SignIn::Works),
-        Ok(output) => Ok(match output.challenge_name {
-            Some(
-                ChallengeNameType::SmsMfa
-                | ChallengeNameType::SoftwareTokenMfa
-                | ChallengeNameType::MfaSetup
-                | ChallengeNameType::SelectMfaType
-                | ChallengeNameType::EmailOtp,
-            ) => SignIn::Works,
-            Some(ChallengeNameType::NewPasswordRequired) => SignIn::Refused(
-                "Cognito asks for a new password (NEW_PASSWORD_REQUIRED): the password is temporary".into(),
-            ),
-            Some(other) => SignIn::Refused(format!("Cognito answered the challenge {}", other.as_str())),
-            None => SignIn::Refused("Cognito answered neither tokens nor a challenge".into()),
-        }),
-        Err(err) => match err.as_service_error() {
-            Some(AdminInitiateAuthError::NotAuthorizedException(e)) => Ok(SignIn::Refused(scrub(
-                &format!(
-                    "NotAuthorizedException: {}",
-                    e.message().unwrap_or("not authorized")
-                ),
-                password,
-            ))),
-            Some(AdminInitiateAuthError::UserNotFoundException(_)) => Err(Error::UserNotFound {
-                username: username.to_owned(),
-                user_pool_id: user_pool_id.to_owned(),
-            }),
-            _ => Err(
-                Error::from_sdk(err, pool_call("cognito-idp:AdminInitiateAuth", user_pool_id))
-                    .scrubbed(password.expose_secret()),
-            ),
-        },
-    }
-}
-
-/// `Base64(HMAC-SHA256(client secret, username + client id))`, as Cognito defines it.
-fn secret_hash(client_secret: &SecretString, username: &str, client_id: &str) -> String {
-    // HMAC takes a key of any length, so this cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(client_secret.expose_secret().as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(username.as_bytes());
-    mac.update(client_id.as_bytes());
-    aws_smithy_types::base64::encode(mac.finalize().into_bytes())
-}
-
 /// Who a name means in a pool: the username as the pool stores it, and the `sub`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -236,7 +142,7 @@ async fn get_user(
         })
 }
 
-fn pool_call(action: &'static str, user_pool_id: &str) -> AwsCall {
+pub(super) fn pool_call(action: &'static str, user_pool_id: &str) -> AwsCall {
     AwsCall {
         action,
         resource: user_pool_id.to_owned(),
@@ -248,22 +154,10 @@ pub fn set_password_call(user_pool_id: &str) -> AwsCall {
     pool_call("cognito-idp:AdminSetUserPassword", user_pool_id)
 }
 
-fn scrub(message: &str, password: &SecretString) -> String {
+pub(super) fn scrub(message: &str, password: &SecretString) -> String {
     if message.contains(password.expose_secret()) {
         "rejected by the policy".into()
     } else {
         message.to_owned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secret_hash_matches_cognitos_definition() {
-        // Computed independently: base64(hmac_sha256(b"s3cret", b"alice" + b"client1")).
-        let hash = secret_hash(&SecretString::from("s3cret".to_owned()), "alice", "client1");
-        assert_eq!(hash, "OLH8A5YiDq5WyVbgkLVAtm0hdL7P1QQ+z61K3T8oAEk=");
     }
 }

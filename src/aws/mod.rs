@@ -7,4 +7,5 @@ pub mod cognito;
 pub mod regions;
 pub mod secrets;
 pub mod setup;
+pub mod sign_in;
 pub mod ssm;

@@ -6,8 +6,8 @@
 use secrecy::ExposeSecret;
 
 use crate::aws::clients::Clients;
-use crate::aws::cognito;
 use crate::aws::secrets::{self, COGNITO_LABEL, Versions};
+use crate::aws::sign_in;
 use crate::core::binding::{self, BINDING_TAG};
 use crate::core::password::{DEFAULT_JSON_KEY, PasswordRef};
 use crate::core::request::SetPasswordRequest;
@@ -123,7 +123,7 @@ pub async fn hold(
             Err(refused @ Error::PasswordReused { .. }) => {
                 let holds = match &new.client_id {
                     Some(client_id) => matches!(
-                        cognito::sign_in(
+                        sign_in::sign_in(
                             &clients.cognito_for(&new.user_pool_id),
                             &new.user_pool_id,
                             client_id,
@@ -131,7 +131,7 @@ pub async fn hold(
                             &new.password
                         )
                         .await,
-                        Ok(cognito::SignIn::Works)
+                        Ok(sign_in::SignIn::Works)
                     ),
                     None => false,
                 };

@@ -7,8 +7,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::aws::clients::Clients;
-use crate::aws::cognito::{self, SignIn};
+use crate::aws::cognito;
 use crate::aws::secrets::{self, AWSCURRENT, AWSPENDING, COGNITO_LABEL, Versions};
+use crate::aws::sign_in::{self, SignIn};
 use crate::core::contract::{MAX_PASSWORD_CHARS, check_password};
 use crate::core::held::{self, Held};
 use crate::core::password::PasswordRef;
@@ -172,7 +173,7 @@ impl Rotation<'_> {
         let cognito = &self.clients.cognito_for(&pending.user_pool_id);
         match &pending.client_id {
             Some(client_id) => {
-                match cognito::sign_in(
+                match sign_in::sign_in(
                     cognito,
                     &pending.user_pool_id,
                     client_id,

@@ -3,6 +3,7 @@
 //! rotation cut short after any step completes when restarted, and nothing that did not happen
 //! is ever reported.
 
+use aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType;
 use serde_json::{Value, json};
 
 use crate::support::aws::{Aws, Login, Pool, rotation_event, strong_password, unique};
@@ -104,6 +105,21 @@ async fn a_rotation_gives_the_user_a_new_password_and_every_step_can_be_repeated
             .is_some_and(|h| h.len() == 44),
         "a base64 HMAC-SHA256"
     );
+    // AND each test sign-in's refresh token was revoked with the client's secret: it no longer
+    // refreshes, where a token the user got by signing in does
+    let revoked = proxy.requests("RevokeToken");
+    assert_eq!(revoked.len(), 2, "one per testSecret: {revoked:?}");
+    let own = r.aws.refresh_token(&r.pool, &r.user, new_password).await;
+    assert!(r.aws.refreshes(&r.pool, &r.pool.client_id, &own).await);
+    for revoke in &revoked {
+        assert_eq!(revoke["ClientId"], r.pool.client_id.as_str());
+        assert!(
+            revoke["ClientSecret"].as_str().is_some_and(|s| !s.is_empty()),
+            "{revoke}"
+        );
+        let token = revoke["Token"].as_str().unwrap();
+        assert!(!r.aws.refreshes(&r.pool, &r.pool.client_id, token).await);
+    }
 
     // WHEN a step arrives for a version that is already AWSCURRENT, THEN there is nothing to do
     for step in STEPS {
@@ -368,6 +384,8 @@ async fn a_set_whose_label_did_not_move_is_recognised_on_a_pool_with_password_hi
         "{again:?}"
     );
     assert_eq!(proxy.calls("AdminInitiateAuth"), 1);
+    // AND that sign-in left no session behind
+    assert_eq!(proxy.calls("RevokeToken"), 1);
     assert_eq!(
         r.aws.version_with(&r.secret, "COGNITO_CURRENT").await.as_deref(),
         Some(token.as_str())
@@ -375,4 +393,118 @@ async fn a_set_whose_label_did_not_move_is_recognised_on_a_pool_with_password_hi
     for step in ["testSecret", "finishSecret"] {
         result_of(&invoke(&function, rotation_event(step, &r.secret, &token)).await);
     }
+}
+
+/// A rotation run to its end through the function as a process, the secret naming the app client
+/// `client_id`; `fault` is what RevokeToken meets at the proxy, if anything.
+async fn rotated_through(
+    r: &Rotatable,
+    client_id: &str,
+    fault: Option<crate::support::proxy::Fault>,
+) -> (
+    crate::support::proxy::FaultProxy,
+    crate::support::runtime::FunctionProcess,
+    String,
+) {
+    let value = json!({"UserPoolId": r.pool.id, "Username": r.user, "ClientId": client_id,
+        "password": r.old_password});
+    r.aws
+        .secrets
+        .put_secret_value()
+        .secret_id(&r.secret)
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (proxy, runtime, process) = crate::support::runtime::json_function_behind_proxy(&[]);
+    if let Some(fault) = fault {
+        proxy.always("RevokeToken", fault);
+    }
+    let token = r.aws.start_rotation(&r.secret, true).await;
+    let mut tested = String::new();
+    for step in STEPS {
+        let outcome = runtime
+            .invoke_async(rotation_event(step, &r.secret, &token))
+            .await;
+        let result = outcome.response()["Result"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(!result.is_empty(), "{step}: {outcome:?}");
+        if step == "testSecret" {
+            tested = result;
+        }
+    }
+    (proxy, process, tested)
+}
+
+#[tokio::test]
+async fn a_refresh_token_that_cannot_be_revoked_is_reported_and_never_fails_test_secret() {
+    // GIVEN an app client with token revocation turned off
+    let r = rotatable(12, false, false).await;
+    let client_id = r
+        .aws
+        .cognito
+        .create_user_pool_client()
+        .user_pool_id(&r.pool.id)
+        .client_name("no-revocation")
+        .enable_token_revocation(false)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .and_then(|client| client.client_id)
+        .unwrap();
+
+    // WHEN a rotation runs whose secret names it
+    let (proxy, process, tested) = rotated_through(&r, &client_id, None).await;
+
+    // THEN testSecret passed: the password was proven
+    assert!(tested.starts_with("signed in as"), "{tested}");
+    // AND the revoke was tried once, and a WARN names the client and what to turn on
+    assert_eq!(proxy.calls("RevokeToken"), 1);
+    let warnings: Vec<_> = process
+        .output()
+        .lines()
+        .filter(|line| line.contains(r#""level":"WARN""#) && line.contains("was not revoked"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", process.output());
+    assert!(warnings[0].contains(&client_id), "{}", warnings[0]);
+    assert!(
+        warnings[0].contains("UnsupportedOperationException"),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[0].contains("EnableTokenRevocation"), "{}", warnings[0]);
+    // AND the user holds the new password
+    let current = r.aws.secret_json(&r.secret, "AWSCURRENT").await;
+    assert_eq!(
+        r.aws
+            .login(&r.pool, &r.user, current["password"].as_str().unwrap())
+            .await,
+        Login::Authenticated
+    );
+}
+
+#[tokio::test]
+async fn a_revoke_that_never_answers_is_given_up_and_reported() {
+    use crate::support::proxy::Fault;
+    // GIVEN RevokeToken never answers
+    let r = rotatable(12, false, false).await;
+    let client_id = r.pool.client_id.clone();
+    let (proxy, process, tested) = rotated_through(&r, &client_id, Some(Fault::Hang)).await;
+    // THEN testSecret still passed, after one try, and the WARN says it had no answer
+    assert!(tested.starts_with("signed in as"), "{tested}");
+    assert_eq!(proxy.calls("RevokeToken"), 1);
+    assert!(
+        process
+            .output()
+            .lines()
+            .any(|line| line.contains(r#""level":"WARN""#) && line.contains("no answer within 2 s")),
+        "{}",
+        process.output()
+    );
 }

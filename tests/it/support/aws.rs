@@ -207,6 +207,36 @@ impl Aws {
         }
     }
 
+    /// The refresh token of a sign-in as `username` with `password` through the pool's client.
+    pub async fn refresh_token(&self, pool: &Pool, username: &str, password: &str) -> String {
+        self.cognito
+            .admin_initiate_auth()
+            .user_pool_id(&pool.id)
+            .client_id(&pool.client_id)
+            .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+            .auth_parameters("USERNAME", username)
+            .auth_parameters("PASSWORD", password)
+            .send()
+            .await
+            .unwrap()
+            .authentication_result
+            .and_then(|tokens| tokens.refresh_token)
+            .expect("a sign-in with the right password answers a refresh token")
+    }
+
+    /// Whether `refresh_token` still gets new tokens through the app client `client_id`.
+    pub async fn refreshes(&self, pool: &Pool, client_id: &str, refresh_token: &str) -> bool {
+        self.cognito
+            .admin_initiate_auth()
+            .user_pool_id(&pool.id)
+            .client_id(client_id)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", refresh_token)
+            .send()
+            .await
+            .is_ok_and(|output| output.authentication_result.is_some())
+    }
+
     /// A user who has signed up and chosen `password`: CONFIRMED.
     pub async fn confirmed_user(&self, pool: &Pool, username: &str, password: &str) {
         self.user(pool, username).await;

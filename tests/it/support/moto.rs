@@ -1,5 +1,6 @@
 //! moto's server mode on 127.0.0.1, one per test binary, started on first use and stopped when
 //! the test binary exits (the shell that starts it kills it when its stdin, our pipe, closes).
+//! It runs through `tools/moto_server.py`, which adds the `RevokeToken` that moto lacks.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -21,17 +22,19 @@ pub fn endpoint() -> &'static str {
     &MOTO.get_or_init(start).endpoint
 }
 
-pub fn moto_server_path() -> PathBuf {
-    if let Ok(path) = std::env::var("MOTO_SERVER") {
-        return PathBuf::from(path);
-    }
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+/// The wrapper around moto's server, run by the pinned Python that `scripts/test` installs into
+/// `.venv` (or `$MOTO_PYTHON`).
+fn moto_server_command() -> (PathBuf, PathBuf) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("MOTO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".venv/bin/python"));
     assert!(
-        path.exists(),
-        "moto_server not found at {}: run `scripts/test` (it installs the pinned moto into .venv) or set MOTO_SERVER",
-        path.display()
+        python.exists(),
+        "Python with moto not found at {}: run `scripts/test` (it installs the pinned moto into .venv) or set MOTO_PYTHON",
+        python.display()
     );
-    path
+    (python, root.join("tools/moto_server.py"))
 }
 
 pub fn free_port() -> u16 {
@@ -45,12 +48,14 @@ pub fn free_port() -> u16 {
 fn start() -> Moto {
     let port = free_port();
     let log = std::env::temp_dir().join(format!("moto-{}-{port}.log", std::process::id()));
+    let (python, wrapper) = moto_server_command();
     let child = Command::new("sh")
         .arg("-c")
-        .arg(r#""$0" -H 127.0.0.1 -p "$1" >"$2" 2>&1 & pid=$!; read _; kill $pid"#)
-        .arg(moto_server_path())
+        .arg(r#""$0" "$3" -H 127.0.0.1 -p "$1" >"$2" 2>&1 & pid=$!; read _; kill $pid"#)
+        .arg(python)
         .arg(port.to_string())
         .arg(&log)
+        .arg(wrapper)
         .stdin(Stdio::piped())
         .spawn()
         .expect("start moto_server");
