@@ -2,7 +2,8 @@
 //! `Secret Label Updated` event sets the password of the user a new AWSCURRENT names, once per
 //! version (a rotation's own event and duplicate deliveries set nothing), refuses a version that
 //! names another user, and never logs a password, on any of these paths or the rotation's. A plain
-//! secret is synced for the user it is bound to; two syncs that race end in step.
+//! secret is synced for the user it is bound to; two syncs that race, or a sync and a rotation,
+//! end in step.
 
 use serde_json::{Value, json};
 
@@ -261,4 +262,59 @@ async fn two_syncs_that_race_end_with_cognito_holding_the_current_version() {
         proxy.calls("AdminSetUserPassword") >= 3,
         "A set V over W, and then W again"
     );
+}
+
+#[tokio::test]
+async fn a_sync_that_races_a_rotation_ends_with_cognito_holding_the_current_version() {
+    // GIVEN ivy, confirmed with the password her bound JSON secret holds
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let ivy = unique("ivy");
+    let first = strong_password();
+    aws.confirmed_user(&pool, &ivy, &first).await;
+    let name = unique("cognito-set-password/ivy");
+    let doc =
+        |password: &str| json!({"UserPoolId": pool.id, "Username": ivy, "password": password}).to_string();
+    aws.secret(&name, &doc(&first)).await;
+    aws.bind(&name, &pool.id, &ivy).await;
+    let (proxy, function) = function_behind_proxy().await;
+
+    // WHEN version V becomes current and its sync is held at AdminSetUserPassword, while a
+    // rotation runs its four steps to the end; then the sync's set of V lands
+    let v_password = strong_password();
+    let v = aws.secret_version(&name, &doc(&v_password)).await;
+    proxy.fail("AdminSetUserPassword", Fault::Delay(Duration::from_secs(2)), 1);
+    let sync = invoke(&function, label_updated_event(&name, &name, "AWSCURRENT", &v));
+    let rotation = async {
+        while proxy.calls("AdminSetUserPassword") == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let token = aws.start_rotation(&name, true).await;
+        for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+            let outcome = invoke(&function, rotation_event(step, &name, &token)).await;
+            assert!(outcome.is_ok(), "{step}: {outcome:?}");
+        }
+        token
+    };
+    let (synced, rotated) = tokio::join!(sync, rotation);
+    let _ = synced;
+    assert!(
+        proxy.calls("AdminSetUserPassword") >= 3,
+        "the rotation set R while V was held, V landed, and R was set again"
+    );
+
+    // THEN Cognito holds the rotated version, which is AWSCURRENT and labelled COGNITO_CURRENT
+    let stages = aws.stages(&name).await;
+    assert!(stages[&rotated].contains(&"AWSCURRENT".to_owned()), "{stages:?}");
+    assert_eq!(aws.version_with(&name, "COGNITO_CURRENT").await, Some(rotated));
+    let current = aws.secret_json(&name, "AWSCURRENT").await;
+    assert_eq!(
+        aws.login(&pool, &ivy, current["password"].as_str().unwrap())
+            .await,
+        Login::Authenticated
+    );
+    assert!(matches!(
+        aws.login(&pool, &ivy, &v_password).await,
+        Login::Refused(_)
+    ));
 }
