@@ -196,14 +196,14 @@ def problems(text):
             if re.search(r'"level": ?"(WARN|WARNING|ERROR|CRITICAL|FATAL)"|^Traceback|panicked', line)]
 
 
-def rust_once(world, rate, endpoint=None):
-    """One fresh process, one invocation with the whole list."""
+def rust_once(world, rate, endpoint=None, binary=RUST_BINARY):
+    """One fresh process of `binary`, one invocation with the whole list."""
     runtime = RuntimeApi(DEADLINE_S)
-    path = WORK / "rust.log"
+    path = WORK / f"{Path(binary).name}.log"
     start = path.stat().st_size if path.exists() else 0
     with open(path, "a") as log:
         # A request may only lower the deployment's rate, so the deployment sets the one asked for.
-        process = subprocess.Popen([str(RUST_BINARY)], stdout=log, stderr=log,
+        process = subprocess.Popen([str(binary)], stdout=log, stderr=log,
                                    env={**world.env(endpoint or world.endpoint), "AWS_LAMBDA_RUNTIME_API": runtime.address,
                                         "MAX_CALLS_PER_SECOND": str(rate)})
     try:
@@ -297,9 +297,18 @@ def main():
     parser.add_argument("--users", type=int, default=1000, help="users in the list, 1 to 1000 (default 1000)")
     parser.add_argument("--note", default="", help="what this run is about, for results.md")
     parser.add_argument("--no-record", action="store_true", help="print only; do not append to results.md")
+    parser.add_argument("--baseline", action="append", default=[], metavar="LABEL=PATH",
+                        help="another build measured in the same runs, alternating, and at 25/s")
     args = parser.parse_args()
     if not 1 <= args.users <= 1000:
         parser.error("--users: 1 to 1000 (one list's limit)")
+    builds = {"rust": RUST_BINARY}
+    for spec in args.baseline:
+        label, _, path = spec.partition("=")
+        if not label or not path or label in builds or label == "peer" or not Path(path).is_file():
+            parser.error(f"--baseline {spec}: give LABEL=PATH, an unused label and an existing binary")
+        builds[label] = Path(path).resolve()
+    baselines = [label for label in builds if label != "rust"]
 
     WORK.mkdir(parents=True, exist_ok=True)
     for old in WORK.glob("*.log"):
@@ -309,24 +318,33 @@ def main():
     world = World(args.users)
     set_up = time.perf_counter() - set_up
     rng = random.Random(12)
-    runs = {"rust": [], "peer": []}
+    runs = {name: [] for name in [*builds, "peer"]}
+    limited_by, calls_by = {}, {}
     try:
         for i in range(args.runs):
-            for name in ("rust", "peer") if i % 2 == 0 else ("peer", "rust"):
+            order = list(runs)
+            for name in order[i % len(order):] + order[:i % len(order)]:
                 sample = rng.sample(world.users, min(SAMPLE, len(world.users)))
-                once = (lambda: rust_once(world, UNLIMITED)) if name == "rust" else (lambda: peer_once(world))
+                if name == "peer":
+                    once = lambda: peer_once(world)  # noqa: E731
+                else:
+                    once = lambda: rust_once(world, UNLIMITED, binary=builds[name])  # noqa: E731
                 result = checked(world, name, sample, once)
                 runs[name].append(result)
                 print(f"{name} run {i + 1}: {result['wall_s']:.2f} s, {len(world.users) / result['wall_s']:.0f} users/s, "
                       f"peak RSS {result['rss_mib']:.1f} MiB", file=sys.stderr)
-        calls = CallLog(world.port)
-        try:
-            sample = rng.sample(world.users, min(SAMPLE, len(world.users)))
-            limited = checked(world, "rust at 25/s", sample, lambda: rust_once(world, QUOTA, calls.endpoint))
-        finally:
-            calls.stop()
+        for name in builds:
+            log = CallLog(world.port)
+            try:
+                sample = rng.sample(world.users, min(SAMPLE, len(world.users)))
+                limited_by[name] = checked(world, f"{name} at 25/s", sample,
+                                           lambda: rust_once(world, QUOTA, log.endpoint, builds[name]))
+            finally:
+                log.stop()
+            calls_by[name] = log
     finally:
         world.stop()
+    limited, calls = limited_by["rust"], calls_by["rust"]
     load_after = os.getloadavg()[0]
 
     def med(name, key):
@@ -388,6 +406,24 @@ def main():
               "", "moto does not throttle, so 0 throttling errors here says only that the function kept to the "
               "rate and reported every user; how it meets a real throttle is covered by its retries and tests, "
               "not by this run."]
+    for base in baselines:
+        lines += ["", f"| this build against `{base}` ({builds[base]}), same runs | this build | {base} | ratio |",
+                  "| --- | ---: | ---: | ---: |"]
+        for label, key, digits in rows:
+            if key is None:
+                ours, theirs = count / med("rust", "wall_s"), count / med(base, "wall_s")
+            else:
+                ours, theirs = med("rust", key), med(base, key)
+            lines.append(f"| {label}, rate lifted | {fmt(ours, digits)} | {fmt(theirs, digits)} | {ratio(ours, theirs)} |")
+        lines.append(f"| the list as logged (`elapsed_ms`), rate lifted (s) | {fmt(med('rust', 'list_s'), 2)} | "
+                     f"{fmt(med(base, 'list_s'), 2)} | {ratio(med('rust', 'list_s'), med(base, 'list_s'))} |")
+        ours_25, theirs_25 = limited_by["rust"]["wall_s"], limited_by[base]["wall_s"]
+        lines.append(f"| wall time at {QUOTA}/s (s) | {ours_25:.2f} | {theirs_25:.2f} | {ratio(ours_25, theirs_25)} |")
+        ours_calls = Counter(op for _, op, _ in calls_by["rust"].calls)
+        theirs_calls = Counter(op for _, op, _ in calls_by[base].calls)
+        for op in sorted(set(ours_calls) | set(theirs_calls)):
+            lines.append(f"| {op} calls, one list | {ours_calls[op]} | {theirs_calls[op]} | "
+                         f"{ours_calls[op] - theirs_calls[op]:+d} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.no_record:
