@@ -454,12 +454,18 @@ def main():
                     parameters.get("MaxCallsPerSecond", {}).get("Default")]),
     )
     build = module.of_type("archive_file", data=True)
+    code = json.dumps(module.locals)
     check(
-        "the code is the sam build artifact, zipped executable",
+        "the code is the release's arm64 zip with its own hash, or else the sam build artifact, zipped executable",
         len(build) == 1 and [literal(b.get("output_file_mode")) for b in build.values()] == ["0755"]
-        and ".aws-sam/build/SetPasswordFunction" in json.dumps(module.locals) + json.dumps(list(build.values()))
-        and reference(function.get("source_code_hash"), "data.archive_file", "output_base64sha256") in build,
-        json.dumps(build),
+        and [expression(b.get("count")) for b in build.values()] == ["var.release_zip == null ? 1 : 0"]
+        and ".aws-sam/build/SetPasswordFunction" in code + json.dumps(list(build.values()))
+        and expression(function.get("filename")) == "local.code_zip"
+        and expression(function.get("source_code_hash")) == "local.code_hash"
+        and "filebase64sha256(var.release_zip)" in code
+        and "data.archive_file.function[0].output_base64sha256" in code
+        and "release_zip" in module.variables,
+        json.dumps([build, function.get("filename"), function.get("source_code_hash"), module.locals]),
     )
 
     # -- the invocation

@@ -78,9 +78,10 @@ def build(checkout, cargo_home, target_dir):
         lambda_dir = Path(target_dir) / f"lambda-{arch}"
         subprocess.run(
             [str(Path(sys.executable).parent / "cargo-lambda"), "lambda", "build", "--release", "--locked",
-             "--quiet", "--compiler", "cargo-zigbuild", "--target", triple, "--target-dir", str(target_dir),
-             "--lambda-dir", str(lambda_dir)],
-            cwd=checkout, env=env, check=True)
+             "--quiet", "--compiler", "cargo-zigbuild", "--target", triple, "--lambda-dir", str(lambda_dir)],
+            # CARGO_TARGET_DIR, not --target-dir: cargo-lambda passes that flag on to
+            # `cargo metadata`, which refuses it.
+            cwd=checkout, env={**env, "CARGO_TARGET_DIR": str(target_dir)}, check=True)
         bootstraps[arch] = (lambda_dir / BINARY / "bootstrap").read_bytes()
     return bootstraps
 

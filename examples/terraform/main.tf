@@ -25,6 +25,8 @@ data "aws_caller_identity" "current" {}
 
 locals {
   build_dir = coalesce(var.build_dir, "${path.module}/../../.aws-sam/build/SetPasswordFunction")
+  code_zip  = var.release_zip != null ? var.release_zip : data.archive_file.function[0].output_path
+  code_hash = var.release_zip != null ? filebase64sha256(var.release_zip) : data.archive_file.function[0].output_base64sha256
 
   # The function's input: the properties of the direct invocation (README, "The event contract").
   # The provider adds `<terraform_key>: {"action", "prev_input"}` to it on each invocation.
@@ -38,9 +40,11 @@ locals {
 
 # ---- The function -------------------------------------------------------------------------------
 
-# The arm64 `bootstrap` that `sam build` builds, zipped. 0755 keeps it executable
-# whatever the mode of the file on disk.
+# The code: the release's arm64 zip when `release_zip` names it (no Rust needed; its hash is the
+# release's CODESHA256 line), or else the arm64 `bootstrap` that `sam build` builds, zipped here.
+# 0755 keeps it executable whatever the mode of the file on disk.
 data "archive_file" "function" {
+  count            = var.release_zip == null ? 1 : 0
   type             = "zip"
   source_dir       = local.build_dir
   output_path      = "${path.module}/build/cognito-set-password.zip"
@@ -51,8 +55,8 @@ resource "aws_lambda_function" "this" {
   function_name    = var.name
   description      = "Sets a Cognito user's password from Secrets Manager or SSM (aws_lambda_invocation, lifecycle_scope CRUD)."
   role             = aws_iam_role.function.arn
-  filename         = data.archive_file.function.output_path
-  source_code_hash = data.archive_file.function.output_base64sha256
+  filename         = local.code_zip
+  source_code_hash = local.code_hash
   handler          = "bootstrap"
   runtime          = "provided.al2023"
   architectures    = ["arm64"]

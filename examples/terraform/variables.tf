@@ -103,8 +103,18 @@ variable "terraform_key" {
   default     = "tf"
 }
 
+variable "release_zip" {
+  description = "Path of the release's arm64 zip (cognito-set-password-<version>-arm64.zip), downloaded and checked against SHA256SUMS; null builds from source instead (build_dir)."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.release_zip == null || can(regex("-arm64\\.zip$", var.release_zip))
+    error_message = "release_zip must be the release's arm64 zip (the function runs on arm64)."
+  }
+}
+
 variable "build_dir" {
-  description = "Folder holding the built function's `bootstrap`; null means this repository's .aws-sam/build/SetPasswordFunction, where `sam build` leaves it."
+  description = "Without release_zip: the folder holding the built function's `bootstrap`; null means this repository's .aws-sam/build/SetPasswordFunction, where `sam build` leaves it."
   type        = string
   default     = null
 }

@@ -261,11 +261,11 @@ async fn the_deadline_the_rie_enforces_is_honoured_when_cognito_hangs() {
     );
 }
 
-/// The artifact `sam build` produced, under qemu-user, through the RIE: run by
-/// scripts/deploy-check, which builds it and sets ARM64_BOOTSTRAP.
+/// The released arm64 bootstrap (out of the release zip), under qemu-user, through the RIE: run
+/// by scripts/deploy-check, which builds the release and sets ARM64_BOOTSTRAP.
 #[tokio::test]
-#[ignore = "needs the arm64 bootstrap from `sam build`: run by scripts/deploy-check"]
-async fn the_arm64_bootstrap_from_sam_build_sets_the_password() {
+#[ignore = "needs the arm64 bootstrap of the release zip: run by scripts/deploy-check"]
+async fn the_released_arm64_bootstrap_sets_the_password() {
     let bootstrap =
         std::env::var("ARM64_BOOTSTRAP").expect("ARM64_BOOTSTRAP: the path of the arm64 bootstrap");
     let world = World::new().await;
