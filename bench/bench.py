@@ -504,6 +504,12 @@ def rie_once(world, name, command, transport):
 
 def sizes():
     found = {}
+    release = ROOT / "dist/release.json"
+    if release.exists():
+        # What users deploy: the release's zips (scripts/release).
+        for name, facts in json.loads(release.read_text())["files"].items():
+            found[f"{name}: bootstrap"] = facts["bootstrap_bytes"]
+            found[f"{name}: the zip"] = facts["bytes"]
     bootstrap = ROOT / ".aws-sam/build/SetPasswordFunction/bootstrap"
     if bootstrap.exists():
         found["arm64 bootstrap (sam build)"] = bootstrap.stat().st_size
