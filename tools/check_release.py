@@ -16,12 +16,15 @@ Prints one line per check and a closing 'N passed, N failed' line.
 """
 
 import argparse
+import base64
 import copy
+import hashlib
 import json
 import os
 import re
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 from cfnlint.decode import decode_str
@@ -109,7 +112,7 @@ FIELDS = {
 }
 LABEL = re.compile(r"[a-zA-Z0-9+\-_:/@]+")
 MAX_LABELS = 10
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = 5 * 1000 * 1000  # "5 MB", read as the smaller of its meanings
 # The SPDX ids whose text LICENSE is checked against.
 LICENSE_TEXTS = {"MIT": "Permission is hereby granted, free of charge"}
 
@@ -152,7 +155,7 @@ def checks(template, project):
         if field == "Labels":
             ok = isinstance(value, list) and 0 < len(value) <= MAX_LABELS and all(
                 isinstance(label, str) and 0 < len(label) <= 127 and LABEL.fullmatch(label) for label in value)
-            check(f"Labels: 1 to {MAX_LABELS}, each 1-127 of [a-zA-Z0-9+-_:/@]", ok, repr(value))
+            check(f"Labels: 1 to {MAX_LABELS}, each 1-127 of {LABEL.pattern}", ok, repr(value))
             continue
         if not isinstance(value, str):
             check(f"{field} is a plain string (SAR metadata takes no intrinsic functions)", False, repr(value))
@@ -172,8 +175,10 @@ def checks(template, project):
           f"{meta.get('SemanticVersion')} != {version}")
     check("CHANGELOG.md's first heading is that version", changelog_version(project.get("CHANGELOG.md", "")) == version,
           f"{changelog_version(project.get('CHANGELOG.md', ''))} != {version}")
-    check("SourceCodeUrl names the tag v<version>", str(meta.get("SourceCodeUrl", "")).endswith(f"/tree/v{version}"),
-          str(meta.get("SourceCodeUrl")))
+    check("SourceCodeUrl is the repository at the tag v<version>",
+          meta.get("SourceCodeUrl") == f"{project.get('repository')}/tree/v{version}", str(meta.get("SourceCodeUrl")))
+    check("examples/sar-consumer.yaml deploys that version by default", project.get("sar_consumer_version") == version,
+          f"{project.get('sar_consumer_version')} != {version}")
     check("HomePageUrl is Cargo.toml's repository", meta.get("HomePageUrl") == project.get("repository"),
           f"{meta.get('HomePageUrl')} != {project.get('repository')}")
     if "cdk_version" in project:
@@ -183,7 +188,7 @@ def checks(template, project):
     check("SpdxLicenseId is Cargo.toml's license", meta.get("SpdxLicenseId") == license_id,
           f"{meta.get('SpdxLicenseId')} != {license_id}")
     marker = LICENSE_TEXTS.get(license_id)
-    check(f"LICENSE is the {license_id} license text", marker and marker in project.get("LICENSE", ""),
+    check(f"LICENSE is the {license_id} license text", marker and marker in (project.get("LICENSE") or ""),
           "LICENSE missing or another license")
 
     types = project["types"]
@@ -191,7 +196,7 @@ def checks(template, project):
     check("every resource type the transform produces is supported by SAR", not unsupported, ", ".join(unsupported))
     needed = sorted(cap for cap, kinds in CAPABILITIES.items() if types & kinds)
     for doc in ("README.md", "README-SAR.md"):
-        missing = [cap for cap in needed if cap not in project.get(doc, "")]
+        missing = [cap for cap in needed if cap not in (project.get(doc) or "")]
         check(f"{doc} names the capabilities the template needs ({', '.join(needed)})", not missing,
               ", ".join(missing))
     return results
@@ -203,9 +208,11 @@ def project_files(template_path):
     project = {"version": cargo["version"], "license": cargo.get("license"), "repository": cargo.get("repository")}
     for name in ("CHANGELOG.md", "README.md"):
         project[name] = (ROOT / name).read_text()
-    for name in {"LICENSE", "README-SAR.md", "LICENSE"}:
+    for name in ("LICENSE", "README-SAR.md"):
         path = base / name
         project[name] = path.read_text() if path.exists() else None
+    consumer = load(ROOT / "examples/sar-consumer.yaml")
+    project["sar_consumer_version"] = consumer["Parameters"]["SemanticVersion"].get("Default")
     cdk = ROOT / "cdk/package.json"
     if cdk.exists():
         project["cdk_version"] = json.loads(cdk.read_text()).get("version")
@@ -230,6 +237,23 @@ def dist_checks(dist):
                     "they differ beyond CodeUri and the build metadata: run scripts/release"))
     results.append(("release.json's version is Cargo.toml's", release["version"] == project_files(ROOT / "template.yaml")["version"],
                     release["version"]))
+    sums = dict(reversed(line.split("  ", 1)) for line in (dist / "SHA256SUMS").read_text().splitlines() if line)
+    code = dict(reversed(line.split("  ", 1)) for line in (dist / "CODESHA256").read_text().splitlines() if line)
+    for name in release["files"]:
+        data = (dist / name).read_bytes() if (dist / name).exists() else b""
+        digest = hashlib.sha256(data)
+        results.append((f"{name}: SHA256SUMS, CODESHA256 and release.json give the file's digest",
+                        data and sums.get(name) == digest.hexdigest() == release["files"][name]["sha256"]
+                        and code.get(name) == base64.b64encode(digest.digest()).decode(),
+                        f"{sums.get(name)} / {code.get(name)} / {digest.hexdigest()}"))
+        with zipfile.ZipFile(dist / name) as archive:
+            entries = archive.infolist()
+        results.append((f"{name}: one entry, bootstrap, mode 0755, 1980-01-01",
+                        [(e.filename, e.external_attr >> 16, e.date_time) for e in entries]
+                        == [("bootstrap", 0o100755, (1980, 1, 1, 0, 0, 0))], str(entries)))
+    for name in ("LICENSE", "README-SAR.md"):
+        same = (dist / name).exists() and (dist / name).read_bytes() == (ROOT / name).read_bytes()
+        results.append((f"dist/{name} is the project's", same, "missing or stale: run scripts/release"))
     return results
 
 
@@ -247,40 +271,51 @@ def self_test(template, project):
     def project_with(**changes):
         return template, {**project, **changes}
 
+    # case: (template, project, the start of the check it must trip)
     cases = {
-        "Name with a space": broken("Name", "cognito set password"),
-        "Name of 141 characters": broken("Name", "a" * 141),
-        "Description of 257 characters": broken("Description", "d" * 257),
-        "Author in capitals": broken("Author", "Cognito"),
-        "Author with a double hyphen": broken("Author", "a--b"),
-        "Labels, eleven": broken("Labels", [f"l{i}" for i in range(11)]),
-        "a Label with a space": broken("Labels", ["two words"]),
-        "SemanticVersion not semver": broken("SemanticVersion", "1.0"),
-        "SemanticVersion other than Cargo.toml's": broken("SemanticVersion", "9.9.9"),
-        "no ReadmeUrl": broken("ReadmeUrl", None),
-        "an intrinsic function": broken("Description", {"Fn::Sub": "x"}),
-        "ReadmeUrl that is no file": broken("ReadmeUrl", "NOPE.md"),
-        "SourceCodeUrl of another tag": broken("SourceCodeUrl", "https://example.com/tree/v0.0.1"),
-        "CHANGELOG of another version": project_with(**{"CHANGELOG.md": "# Changelog\n\n## 9.9.9\n"}),
-        "LICENSE of another license": project_with(LICENSE="Apache License Version 2.0"),
-        "an unsupported resource type": project_with(types=project["types"] | {"AWS::Lambda::Url"}),
-        "README without CAPABILITY_RESOURCE_POLICY": project_with(
-            **{"README.md": project["README.md"].replace("CAPABILITY_RESOURCE_POLICY", "")}),
-        "CDK package of another version": project_with(cdk_version="9.9.9"),
+        "Name with a space": (*broken("Name", "cognito set password"), "Name matches"),
+        "Name of 141 characters": (*broken("Name", "a" * 141), "Name is 1-140"),
+        "Description of 257 characters": (*broken("Description", "d" * 257), "Description is 1-256"),
+        "Author in capitals": (*broken("Author", "Cognito"), "Author matches"),
+        "Author with a double hyphen": (*broken("Author", "a--b"), "Author matches"),
+        "Labels, eleven": (*broken("Labels", [f"l{i}" for i in range(11)]), "Labels:"),
+        "Labels, none": (*broken("Labels", []), "Labels:"),
+        "a Label of 128 characters": (*broken("Labels", ["l" * 128]), "Labels:"),
+        "a Label with a space": (*broken("Labels", ["two words"]), "Labels:"),
+        "SemanticVersion not semver": (*broken("SemanticVersion", "1.0"), "SemanticVersion matches"),
+        "SemanticVersion other than Cargo.toml's": (*broken("SemanticVersion", "9.9.9"), "SemanticVersion is Cargo"),
+        "no ReadmeUrl": (*broken("ReadmeUrl", None), "ReadmeUrl is set"),
+        "an intrinsic function": (*broken("Description", {"Fn::Sub": "x"}), "Description is a plain string"),
+        "ReadmeUrl that is no file": (*broken("ReadmeUrl", "NOPE.md"), "ReadmeUrl NOPE.md is a file"),
+        "a readme over 5 MB": (*project_with(**{"README-SAR.md": "x" * (MAX_FILE_BYTES + 1)}), "ReadmeUrl"),
+        "SourceCodeUrl of another tag": (*broken("SourceCodeUrl", "https://example.com/tree/v0.0.1"), "SourceCodeUrl is"),
+        "CHANGELOG of another version": (*project_with(**{"CHANGELOG.md": "# Changelog\n\n## 9.9.9\n"}), "CHANGELOG"),
+        "LICENSE of another license": (*project_with(LICENSE="Apache License Version 2.0"), "LICENSE is"),
+        "no LICENSE": (*project_with(LICENSE=None), "LicenseUrl LICENSE is a file"),
+        "an unsupported resource type": (*project_with(types=project["types"] | {"AWS::Lambda::Url"}), "every resource"),
+        "README without CAPABILITY_RESOURCE_POLICY": (*project_with(
+            **{"README.md": project["README.md"].replace("CAPABILITY_RESOURCE_POLICY", "")}), "README.md names"),
+        "README-SAR without CAPABILITY_IAM": (*project_with(
+            **{"README-SAR.md": project["README-SAR.md"].replace("CAPABILITY_IAM", "")}), "README-SAR.md names"),
+        "SAR consumer of another version": (*project_with(sar_consumer_version="9.9.9"), "examples/sar-consumer"),
+        "CDK package of another version": (*project_with(cdk_version="9.9.9"), "the CDK package"),
     }
-    failures = 0
-    for name, (t, p) in cases.items():
+    clean = [check for check, ok, _ in checks(template, project) if not ok]
+    print(f"{'ok  ' if not clean else 'FAIL'} self-test, the unbroken template passes{'' if not clean else ': ' + ', '.join(clean)}")
+    failures = int(bool(clean))
+    for name, (t, p, expected) in cases.items():
         failed = [check for check, ok, _ in checks(t, p) if not ok]
-        caught = bool(failed)
+        caught = any(check.startswith(expected) for check in failed)
         failures += not caught
-        print(f"{'ok  ' if caught else 'FAIL'} self-test, {name}: {'caught by ' + failed[0] if caught else 'NOT caught'}")
-    return len(cases), failures
+        print(f"{'ok  ' if caught else 'FAIL'} self-test, {name}: "
+              f"{'caught by ' + next(c for c in failed if c.startswith(expected)) if caught else 'NOT caught: ' + str(failed)}")
+    return len(cases) + 1, failures
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
-    parser.add_argument("--dist", type=Path, default=ROOT / "dist")
+    parser.add_argument("--dist", "--out", type=Path, default=ROOT / "dist")
     parser.add_argument("--self-test", action="store_true")
     args = parser.parse_args()
     template = load(args.template)

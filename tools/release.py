@@ -7,9 +7,13 @@ same on any machine with the recorded toolchain; their checksums; and `dist/temp
                                             tool versions are the ones this machine has)
 
 What makes two builds the same:
-- the toolchain is recorded (`release.json`: `rustc -vV`, cargo-lambda's and zig's versions), not
+- the toolchain is recorded (`release.json`: `rustc -vV`, cargo-lambda's, zig's, Python's and
+  zlib's versions, and the sources: commit, uncommitted changes, Cargo.lock's digest), not
   pinned: rustup cannot fetch a toolchain where we build, so a `rust-toolchain.toml` would fail
   every cargo command. `--verify` refuses to compare against a manifest of other versions;
+- the build sees only PATH, HOME, RUSTUP_HOME, RUSTUP_TOOLCHAIN, TMPDIR and LANG of the caller's
+  environment, plus what is set here: the flags are ours alone (RUSTFLAGS replaces
+  cargo-lambda's own `build.rustflags`, so its target CPUs are given again: neoverse-n1, haswell);
 - `--locked`: the dependencies are exactly Cargo.lock's;
 - paths remapped: the checkout, `$CARGO_HOME` and the target folder become `/build`, `/cargo` and
   `/target` in panic locations and debug strings, for Rust (`--remap-path-prefix`) and for the C
@@ -31,11 +35,18 @@ import tempfile
 import time
 import tomllib
 import zipfile
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = "cognito-set-password"
 ARCHES = {"arm64": "aarch64-unknown-linux-gnu", "x86_64": "x86_64-unknown-linux-gnu"}
+# The CPUs cargo-lambda tunes for (its own `build.rustflags`, which RUSTFLAGS replaces rather than
+# joins, so they are given here again): Lambda's Graviton2 and later, and Haswell and later.
+TARGET_CPU = {"arm64": "neoverse-n1", "x86_64": "haswell"}
+# All a build sees of the caller's environment: nothing else (CARGO_PROFILE_*, RUSTC_WRAPPER,
+# CFLAGS_<target>, AWS_LC_SYS_*, ...) may change the binary.
+PASSED_ON = ("PATH", "HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "TMPDIR", "LANG")
 # The zip's one timestamp: the earliest a zip can hold.
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 # Where each local path is remapped to inside the binaries.
@@ -56,6 +67,9 @@ def tool_versions():
         return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
     bin_dir = Path(sys.executable).parent
     return {
+        "python": sys.version.split()[0],
+        # The zip's deflate stream is zlib's: another zlib (zlib-ng, say) gives other bytes.
+        "zlib": zlib.ZLIB_RUNTIME_VERSION,
         "rustc -vV": run("rustc", "-vV"),
         "cargo": run("cargo", "--version"),
         "cargo-lambda": run(str(bin_dir / "cargo-lambda"), "lambda", "--version"),
@@ -63,25 +77,32 @@ def tool_versions():
     }
 
 
-def build(checkout, cargo_home, target_dir):
+def rustflags(arch, paths):
+    """The Rust flags of one target: its CPU, and every local path remapped."""
+    maps = [f"--remap-path-prefix={path}={REMAPPED[kind]}" for kind, path in paths.items()]
+    return " ".join([f"-Ctarget-cpu={TARGET_CPU[arch]}", *maps])
+
+
+def build(checkout, cargo_home, target_dir, extra_env=None):
     """Both bootstraps, built from `checkout` with `cargo_home` and `target_dir`: {arch: bytes}."""
-    paths = {"checkout": checkout, "cargo_home": cargo_home, "target": target_dir}
-    rust_maps = [f"--remap-path-prefix={Path(p).resolve()}={REMAPPED[k]}" for k, p in paths.items()]
-    c_maps = " ".join(f"-ffile-prefix-map={Path(p).resolve()}={REMAPPED[k]}" for k, p in paths.items())
-    env = {**os.environ, "CARGO_HOME": str(cargo_home), "RUSTFLAGS": " ".join(rust_maps),
-           "CFLAGS": c_maps, "CXXFLAGS": c_maps,
-           # cargo-lambda finds zig through the venv it came with.
-           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    env.pop("CARGO_ENCODED_RUSTFLAGS", None)
+    paths = {"checkout": Path(checkout).resolve(), "cargo_home": Path(cargo_home).resolve(),
+             "target": Path(target_dir).resolve()}
+    c_maps = " ".join(f"-ffile-prefix-map={path}={REMAPPED[kind]}" for kind, path in paths.items())
+    env = {name: os.environ[name] for name in PASSED_ON if name in os.environ}
+    env.update({"CARGO_HOME": str(paths["cargo_home"]), "CARGO_TARGET_DIR": str(paths["target"]),
+                "CFLAGS": c_maps, "CXXFLAGS": c_maps,
+                # cargo-lambda finds zig through the venv it came with.
+                "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    env.update(extra_env or {})
     bootstraps = {}
     for arch, triple in ARCHES.items():
         lambda_dir = Path(target_dir) / f"lambda-{arch}"
         subprocess.run(
             [str(Path(sys.executable).parent / "cargo-lambda"), "lambda", "build", "--release", "--locked",
              "--quiet", "--compiler", "cargo-zigbuild", "--target", triple, "--lambda-dir", str(lambda_dir)],
-            # CARGO_TARGET_DIR, not --target-dir: cargo-lambda passes that flag on to
+            # CARGO_TARGET_DIR (above), not --target-dir: cargo-lambda passes that flag on to
             # `cargo metadata`, which refuses it.
-            cwd=checkout, env={**env, "CARGO_TARGET_DIR": str(target_dir)}, check=True)
+            cwd=checkout, env={**env, "RUSTFLAGS": rustflags(arch, paths)}, check=True)
         bootstraps[arch] = (lambda_dir / BINARY / "bootstrap").read_bytes()
     return bootstraps
 
@@ -115,8 +136,19 @@ def dist_template():
     return text
 
 
+def source_identity():
+    """Which sources a release was built from, so that a mismatch can be told from a non-reproducible build."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return {"commit": git("rev-parse", "HEAD") or "?",
+            "uncommitted changes": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "Cargo.lock sha256": hashlib.sha256((ROOT / "Cargo.lock").read_bytes()).hexdigest()}
+
+
 def write(out, bootstraps, tools):
     out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob(f"{BINARY}-*.zip"):
+        old.unlink()
     sums, code_sha256 = [], []
     files = {}
     for arch, bootstrap in bootstraps.items():
@@ -127,13 +159,15 @@ def write(out, bootstraps, tools):
         sums.append(f"{digest.hexdigest()}  {name}")
         code_sha256.append(f"{base64.b64encode(digest.digest()).decode()}  {name}")
         files[name] = {"sha256": digest.hexdigest(), "CodeSha256": base64.b64encode(digest.digest()).decode(),
-                       "bytes": len(data), "bootstrap_bytes": len(bootstrap)}
+                       "bytes": len(data), "bootstrap_bytes": len(bootstrap),
+                       "bootstrap_sha256": hashlib.sha256(bootstrap).hexdigest(),
+                       "target_cpu": TARGET_CPU[arch]}
     (out / "SHA256SUMS").write_text("\n".join(sums) + "\n")
     (out / "CODESHA256").write_text("\n".join(code_sha256) + "\n")
     (out / "template.yaml").write_text(dist_template())
     shutil.copy(ROOT / "README-SAR.md", out / "README-SAR.md")
     shutil.copy(ROOT / "LICENSE", out / "LICENSE")
-    manifest = {"version": version(), "tools": tools, "files": files,
+    manifest = {"version": version(), "source": source_identity(), "tools": tools, "files": files,
                 "remapped": REMAPPED, "zip_time": "1980-01-01T00:00:00"}
     (out / "release.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return files
@@ -144,15 +178,16 @@ def default_cargo_home():
 
 
 def verify(out):
-    """Two builds in two folders with two CARGO_HOMEs; every zip must be identical."""
+    """Two builds in two folders with two CARGO_HOMEs (and their own zig caches and TMPDIRs); every
+    zip must be identical, and identical to dist/'s when dist/ was built from the same sources."""
     tools = tool_versions()
     recorded = out / "release.json"
-    if recorded.exists():
-        earlier = json.loads(recorded.read_text())["tools"]
-        differ = [name for name in tools if earlier.get(name) != tools[name]]
+    manifest = json.loads(recorded.read_text()) if recorded.exists() else None
+    if manifest:
+        differ = [name for name in tools if manifest["tools"].get(name) != tools[name]]
         if differ:
-            sys.exit(f"{recorded} was built with other tools ({', '.join(differ)}): "
-                     "a byte-for-byte comparison needs the same ones; this machine has:\n"
+            sys.exit(f"{recorded} was built with other tools ({', '.join(differ)}): a byte-for-byte comparison "
+                     "needs the same ones (or delete dist/ to compare two fresh builds); this machine has:\n"
                      + json.dumps(tools, indent=2))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="release-verify-") as scratch:
@@ -171,23 +206,39 @@ def verify(out):
                 source = default_cargo_home() / "registry" / part
                 if source.exists():
                     shutil.copytree(source, cargo_home / "registry" / part, symlinks=True)
+            own = scratch / f"own-{run}"
+            for sub in ("tmp", "zig-global", "zig-local"):
+                (own / sub).mkdir(parents=True)
             print(f"== build {run}: {checkout}, CARGO_HOME={cargo_home}", flush=True)
-            bootstraps = build(checkout, cargo_home, checkout / "target")
+            bootstraps = build(checkout, cargo_home, checkout / "target",
+                               {"TMPDIR": str(own / "tmp"), "ZIG_GLOBAL_CACHE_DIR": str(own / "zig-global"),
+                                "ZIG_LOCAL_CACHE_DIR": str(own / "zig-local")})
             results[run] = {arch: hashlib.sha256(zipped(b)).hexdigest() for arch, b in bootstraps.items()}
         elapsed = time.monotonic() - started
+    problems = []
     for arch in ARCHES:
         same = results["a"][arch] == results["b"][arch]
-        print(f"{'same' if same else 'DIFFERENT'} {zip_name(arch)}: {results['a'][arch]} / {results['b'][arch]}")
-    if recorded.exists():
-        files = json.loads(recorded.read_text())["files"]
+        print(f"{'same' if same else 'DIFFERENT'} {zip_name(arch)}, build a / build b: "
+              f"{results['a'][arch]} / {results['b'][arch]}")
+        if not same:
+            problems.append(f"the two builds of {zip_name(arch)} differ: the release is not reproducible")
+    if manifest is None:
+        print(f"NOTE: no {recorded}: compared the two builds with each other only (run scripts/release first "
+              "to compare with dist/ too)")
+    elif manifest.get("source") != source_identity():
+        print(f"NOTE: {out} was built from other sources ({manifest.get('source')}, now {source_identity()}): "
+              "not compared; run scripts/release, then --verify, to compare with it")
+    else:
         for arch in ARCHES:
-            want = files.get(zip_name(arch), {}).get("sha256")
-            print(f"{'same' if want == results['a'][arch] else 'DIFFERENT'} as {recorded.name}: {zip_name(arch)}")
-            if want != results["a"][arch]:
-                results["a"][arch] = "mismatch"
+            on_disk = out / zip_name(arch)
+            digest = hashlib.sha256(on_disk.read_bytes()).hexdigest() if on_disk.exists() else "missing"
+            same = digest == results["a"][arch]
+            print(f"{'same' if same else 'DIFFERENT'} as {on_disk}: {digest}")
+            if not same:
+                problems.append(f"{on_disk} differs from a fresh build of the same sources")
     print(f"two builds took {elapsed / 60:.1f} minutes")
-    if any(results["a"][arch] != results["b"][arch] for arch in ARCHES):
-        sys.exit("the builds differ: the release is not reproducible")
+    if problems:
+        sys.exit("; ".join(problems))
 
 
 def main():

@@ -1,7 +1,7 @@
 //! The function exactly as `sam local invoke -e events/<file>.json` runs it: under AWS's Runtime
 //! Interface Emulator, with the template's settings, against moto. Every sample event, the
-//! CloudFormation deadline as the RIE enforces it, and (from scripts/deploy-check) the arm64
-//! bootstrap that `sam build` produced, under qemu-user.
+//! CloudFormation deadline as the RIE enforces it, and (from scripts/deploy-check) the released
+//! arm64 bootstrap, under qemu-user.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
