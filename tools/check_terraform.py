@@ -437,6 +437,24 @@ def main():
           and module.variables.get("enable_rotation", {}).get("default") is False
           and parameters.get("EnableRotation", {}).get("Default") == "false",
           json.dumps([environment.get("ENABLE_ROTATION"), module.variables.get("enable_rotation")]))
+    # The rest of the function's settings: the same variables as template.yaml's, but for the
+    # queue's (this module makes none), each from a variable with the parameter's default.
+    queue_settings = {"BULK_QUEUE_MAXIMUM_CONCURRENCY", "RESERVED_CONCURRENCY"}
+    check("the function's environment names template.yaml's variables (but the queue's) and TERRAFORM_KEY",
+          set(environment) == (set(sam_environment) - queue_settings) | {"TERRAFORM_KEY"},
+          json.dumps(sorted(set(environment) ^ ((set(sam_environment) - queue_settings) | {"TERRAFORM_KEY"}))))
+    for name, variable, parameter, spelled in (
+            ("SECRET_BINDING", "secret_binding", "SecretBinding", "var.secret_binding"),
+            ("ALLOW_VERSION_SELECTORS", "allow_version_selectors", "AllowVersionSelectors",
+             "tostring(var.allow_version_selectors)"),
+            ("ROTATION_PASSWORD_LENGTH", "rotation_password_length", "RotationPasswordLength",
+             "tostring(var.rotation_password_length)")):
+        default = module.variables.get(variable, {}).get("default")
+        sam_default = parameters.get(parameter, {}).get("Default")
+        check(f"{name} is var.{variable}, its default template.yaml's {parameter}'s",
+              expression(environment.get(name)) == spelled and sam_environment.get(name) == {"Ref": parameter}
+              and str(literal(default) if isinstance(default, str) else default).lower() == str(sam_default).lower(),
+              json.dumps([environment.get(name), default, sam_default]))
     check("var.other_regions is empty by default, as template.yaml's OtherRegions",
           module.variables.get("other_regions", {}).get("default") == []
           and parameters.get("OtherRegions", {}).get("Default") == "",

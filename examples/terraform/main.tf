@@ -79,7 +79,11 @@ resource "aws_lambda_function" "this" {
       # The pace of a Users list's AdminSetUserPassword calls, unless the input gives its own.
       MAX_CALLS_PER_SECOND = var.max_calls_per_second
       # Whether a rotation step may run (the grants above follow the same variable).
-      ENABLE_ROTATION = tostring(var.enable_rotation)
+      ENABLE_ROTATION          = tostring(var.enable_rotation)
+      ROTATION_PASSWORD_LENGTH = tostring(var.rotation_password_length)
+      # Whose password a secret may set: only its tagged user's (Tag), or anyone's (None).
+      SECRET_BINDING          = var.secret_binding
+      ALLOW_VERSION_SELECTORS = tostring(var.allow_version_selectors)
     }
   }
 

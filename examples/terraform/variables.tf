@@ -64,6 +64,32 @@ variable "enable_rotation" {
   default     = false
 }
 
+variable "rotation_password_length" {
+  description = "The length of the passwords rotation generates (template.yaml's RotationPasswordLength), 1 to 256; a pool whose policy asks for more gets its minimum."
+  type        = number
+  default     = 32
+  validation {
+    condition     = var.rotation_password_length >= 1 && var.rotation_password_length <= 256
+    error_message = "rotation_password_length must be 1 to 256."
+  }
+}
+
+variable "secret_binding" {
+  description = "Tag (the default): a secret or parameter sets only the password of the user its tag cognito-set-password:user names. None: any of them may set any user's password, as the invoker chooses (template.yaml's SecretBinding; README, \"Who can set whose password\")."
+  type        = string
+  default     = "Tag"
+  validation {
+    condition     = contains(["Tag", "None"], var.secret_binding)
+    error_message = "secret_binding must be Tag or None."
+  }
+}
+
+variable "allow_version_selectors" {
+  description = "Whether a request may name a version of its user's secret or parameter (template.yaml's AllowVersionSelectors); false is recommended where a rule or queue is on."
+  type        = bool
+  default     = true
+}
+
 variable "kms_key_arn" {
   description = "ARN of the customer managed KMS key for the secret; null (the default) uses aws/secretsmanager, which needs no extra permission."
   type        = string
