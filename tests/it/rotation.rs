@@ -3,7 +3,6 @@
 //! rotation cut short after any step completes when restarted, and nothing that did not happen
 //! is ever reported.
 
-use aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType;
 use serde_json::{Value, json};
 
 use crate::support::aws::{Aws, Login, Pool, rotation_event, strong_password, unique};
@@ -442,21 +441,7 @@ async fn rotated_through(
 async fn a_refresh_token_that_cannot_be_revoked_is_reported_and_never_fails_test_secret() {
     // GIVEN an app client with token revocation turned off
     let r = rotatable(12, false, false).await;
-    let client_id = r
-        .aws
-        .cognito
-        .create_user_pool_client()
-        .user_pool_id(&r.pool.id)
-        .client_name("no-revocation")
-        .enable_token_revocation(false)
-        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
-        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
-        .send()
-        .await
-        .unwrap()
-        .user_pool_client
-        .and_then(|client| client.client_id)
-        .unwrap();
+    let client_id = r.aws.app_client(&r.pool.id, "no-revocation", false, false).await;
 
     // WHEN a rotation runs whose secret names it
     let (proxy, process, tested) = rotated_through(&r, &client_id, None).await;

@@ -117,22 +117,33 @@ impl Aws {
             .user_pool
             .unwrap();
         let id = pool.id.unwrap();
-        let client_id = self
-            .cognito
+        let client_id = self.app_client(&id, "tests", client_secret, true).await;
+        Pool { id, client_id }
+    }
+
+    /// An app client of pool `user_pool_id` allowing admin logins and refresh, with a client
+    /// secret if `client_secret`, and token revocation on or off; returns its id.
+    pub async fn app_client(
+        &self,
+        user_pool_id: &str,
+        name: &str,
+        client_secret: bool,
+        revocation: bool,
+    ) -> String {
+        self.cognito
             .create_user_pool_client()
-            .user_pool_id(&id)
-            .client_name("tests")
+            .user_pool_id(user_pool_id)
+            .client_name(name)
             .generate_secret(client_secret)
+            .enable_token_revocation(revocation)
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
             .send()
             .await
             .unwrap()
             .user_pool_client
+            .and_then(|client| client.client_id)
             .unwrap()
-            .client_id
-            .unwrap();
-        Pool { id, client_id }
     }
 
     /// A user as `AWS::Cognito::UserPoolUser` leaves it: FORCE_CHANGE_PASSWORD, no known password.
@@ -182,17 +193,7 @@ impl Aws {
     }
 
     pub async fn login(&self, pool: &Pool, username: &str, password: &str) -> Login {
-        let result = self
-            .cognito
-            .admin_initiate_auth()
-            .user_pool_id(&pool.id)
-            .client_id(&pool.client_id)
-            .auth_flow(AuthFlowType::AdminUserPasswordAuth)
-            .auth_parameters("USERNAME", username)
-            .auth_parameters("PASSWORD", password)
-            .send()
-            .await;
-        match result {
+        match self.admin_sign_in(pool, username, password).await {
             Ok(output) if output.authentication_result.is_some() => Login::Authenticated,
             Ok(output)
                 if output.challenge_name.as_ref().map(|c| c.as_str()) == Some("NEW_PASSWORD_REQUIRED") =>
@@ -207,8 +208,18 @@ impl Aws {
         }
     }
 
-    /// The refresh token of a sign-in as `username` with `password` through the pool's client.
-    pub async fn refresh_token(&self, pool: &Pool, username: &str, password: &str) -> String {
+    /// `ADMIN_USER_PASSWORD_AUTH` as `username` with `password` through the pool's app client.
+    async fn admin_sign_in(
+        &self,
+        pool: &Pool,
+        username: &str,
+        password: &str,
+    ) -> Result<
+        aws_sdk_cognitoidentityprovider::operation::admin_initiate_auth::AdminInitiateAuthOutput,
+        aws_sdk_cognitoidentityprovider::error::SdkError<
+            aws_sdk_cognitoidentityprovider::operation::admin_initiate_auth::AdminInitiateAuthError,
+        >,
+    > {
         self.cognito
             .admin_initiate_auth()
             .user_pool_id(&pool.id)
@@ -217,6 +228,12 @@ impl Aws {
             .auth_parameters("USERNAME", username)
             .auth_parameters("PASSWORD", password)
             .send()
+            .await
+    }
+
+    /// The refresh token of a sign-in as `username` with `password` through the pool's client.
+    pub async fn refresh_token(&self, pool: &Pool, username: &str, password: &str) -> String {
+        self.admin_sign_in(pool, username, password)
             .await
             .unwrap()
             .authentication_result
