@@ -186,6 +186,27 @@ pub enum Error {
     },
 
     #[error(
+        "user `{username}` in user pool `{user_pool_id}` is a federated user's profile (status \
+         EXTERNAL_PROVIDER: the user signs in through a third-party identity provider): refused, \
+         nothing was set. A password would let the user sign in past the provider, its MFA and its \
+         off-boarding; AWS's guidance: \"As a best security practice and to keep users in sync with \
+         your external IdP, don't set passwords on federated user profiles.\" Only if this is really \
+         wanted, deploy with AllowFederatedUsers true (ALLOW_FEDERATED_USERS)"
+    )]
+    FederatedUser { username: String, user_pool_id: String },
+
+    #[error(
+        "{first} and {second} name the same user (`{username}` in user pool `{user_pool_id}`): the \
+         list is refused as a whole, nothing was set. Keep one entry per user"
+    )]
+    SameUserTwice {
+        first: String,
+        second: String,
+        username: String,
+        user_pool_id: String,
+    },
+
+    #[error(
         "{source_name}: this deployment refuses version selectors (AllowVersionSelectors is false, \
          ALLOW_VERSION_SELECTORS), so nothing was set; leave out {selector} to use the current value"
     )]

@@ -16,6 +16,9 @@ pub const DEFAULT_MAX_CALLS_PER_SECOND: f64 = 25.0;
 pub const MIN_CALLS_PER_SECOND: f64 = 0.01;
 /// The most calls per second a request or the environment may ask for.
 pub const MAX_CALLS_PER_SECOND: f64 = 10_000.0;
+/// `AdminGetUser` calls per second for a `Users` list when the environment does not say: below
+/// 120, the default quota of Cognito's UserRead category, which other callers share.
+pub const DEFAULT_MAX_READS_PER_SECOND: f64 = 100.0;
 
 /// Whether a secret or parameter must be bound to the user it sets (`SECRET_BINDING`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +56,12 @@ pub struct Settings {
     /// Whether a request may name a version (`PasswordSecretVersionStage`/`Id`, an SSM `:n` or
     /// `:label`): on a bound secret only that user's own older password (`ALLOW_VERSION_SELECTORS`).
     pub allow_version_selectors: bool,
+    /// Whether a federated user's profile (status `EXTERNAL_PROVIDER`) may be given a password
+    /// (`ALLOW_FEDERATED_USERS`, default false): it would then sign in past its identity provider.
+    pub allow_federated_users: bool,
+    /// `AdminGetUser` calls per second when a `Users` list's names are resolved, apart from
+    /// [`Settings::max_calls_per_second`] (`MAX_READS_PER_SECOND`).
+    pub max_reads_per_second: f64,
     /// Hosts a ResponseURL may name besides CloudFormation's own, over http or https on any port
     /// (`RESPONSE_URL_HOSTS`, comma-separated): for local runs, tests and benches, never on AWS.
     pub response_url_hosts: Vec<String>,
@@ -72,6 +81,8 @@ impl Default for Settings {
             enable_rotation: false,
             secret_binding: SecretBinding::Tag,
             allow_version_selectors: true,
+            allow_federated_users: false,
+            max_reads_per_second: DEFAULT_MAX_READS_PER_SECOND,
             response_url_hosts: Vec::new(),
             panic_for_username: None,
         }
@@ -103,6 +114,11 @@ impl Settings {
             text.parse::<f64>().ok().filter(|rate| is_rate(*rate))
         }) {
             settings.max_calls_per_second = rate;
+        }
+        if let Some(rate) = variable("MAX_READS_PER_SECOND", "a number from 0.01 to 10000", |text| {
+            text.parse::<f64>().ok().filter(|rate| is_rate(*rate))
+        }) {
+            settings.max_reads_per_second = rate;
         }
         if let Some(copies) = variable(
             "BULK_QUEUE_MAXIMUM_CONCURRENCY",
@@ -146,6 +162,9 @@ impl Settings {
         if let Some(allowed) = variable("ALLOW_VERSION_SELECTORS", "true or false", boolean) {
             settings.allow_version_selectors = allowed;
         }
+        if let Some(allowed) = variable("ALLOW_FEDERATED_USERS", "true or false", boolean) {
+            settings.allow_federated_users = allowed;
+        }
         if let Ok(key) = std::env::var("TERRAFORM_KEY")
             && !key.trim().is_empty()
         {
@@ -167,7 +186,17 @@ impl Settings {
     /// copies the event source mapping may run at once share the function's rate, so that the
     /// queue as a whole keeps to it (Cognito's quota is the account's, not a copy's).
     pub fn queue_calls_per_second(&self) -> f64 {
-        (self.max_calls_per_second / f64::from(self.bulk_queue_copies.max(1))).max(MIN_CALLS_PER_SECOND)
+        self.shared_by_copies(self.max_calls_per_second)
+    }
+
+    /// `AdminGetUser` calls per second for one copy of the function (see
+    /// [`Settings::queue_calls_per_second`]): the copies share the read rate too.
+    pub fn reads_per_second(&self) -> f64 {
+        self.shared_by_copies(self.max_reads_per_second)
+    }
+
+    fn shared_by_copies(&self, rate: f64) -> f64 {
+        (rate / f64::from(self.bulk_queue_copies.max(1))).max(MIN_CALLS_PER_SECOND)
     }
 }
 

@@ -212,6 +212,8 @@ def main():
         )
     for variable, parameter, default, allowed in (("SECRET_BINDING", "SecretBinding", "Tag", ["Tag", "None"]),
                                                   ("ALLOW_VERSION_SELECTORS", "AllowVersionSelectors", "true",
+                                                   ["true", "false"]),
+                                                  ("ALLOW_FEDERATED_USERS", "AllowFederatedUsers", "false",
                                                    ["true", "false"])):
         spec = transformed["Parameters"].get(parameter, {})
         check(
@@ -361,6 +363,14 @@ def main():
         variables.get("MAX_CALLS_PER_SECOND") == {"Ref": "MaxCallsPerSecond"} and rate.get("Type") == "Number"
         and rate.get("Default") == 25 and rate.get("MinValue", 0) > 0 and 0 < rate.get("MaxValue", 10001) <= 10000,
         json.dumps([variables, rate]),
+    )
+    reads = parameters.get("MaxReadsPerSecond", {})
+    check(
+        "MAX_READS_PER_SECOND is the MaxReadsPerSecond parameter: default 100 (below Cognito's UserRead quota, "
+        "120), above 0, at most 10000",
+        variables.get("MAX_READS_PER_SECOND") == {"Ref": "MaxReadsPerSecond"} and reads.get("Type") == "Number"
+        and reads.get("Default") == 100 and reads.get("MinValue", 0) > 0 and 0 < reads.get("MaxValue", 10001) <= 10000,
+        json.dumps([variables, reads]),
     )
     mapping = resources.get("BulkQueueEventSourceMapping", {}).get("Properties", {})
     check(

@@ -448,7 +448,10 @@ def main():
             ("ALLOW_VERSION_SELECTORS", "allow_version_selectors", "AllowVersionSelectors",
              "tostring(var.allow_version_selectors)"),
             ("ROTATION_PASSWORD_LENGTH", "rotation_password_length", "RotationPasswordLength",
-             "tostring(var.rotation_password_length)")):
+             "tostring(var.rotation_password_length)"),
+            ("ALLOW_FEDERATED_USERS", "allow_federated_users", "AllowFederatedUsers",
+             "tostring(var.allow_federated_users)"),
+            ("MAX_READS_PER_SECOND", "max_reads_per_second", "MaxReadsPerSecond", "var.max_reads_per_second")):
         default = module.variables.get(variable, {}).get("default")
         sam_default = parameters.get(parameter, {}).get("Default")
         check(f"{name} is var.{variable}, its default template.yaml's {parameter}'s",

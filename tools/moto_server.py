@@ -1,11 +1,20 @@
-"""moto's server mode, with the one Cognito operation the function calls that moto lacks.
+"""moto's server mode, with the one Cognito operation the function calls that moto lacks, and
+federated users' profiles, which moto cannot make.
 
 moto answers `RevokeToken` with a 500 (see ../shared/MOTO.md). Cognito answers 200 and the refresh
 token stops working; it refuses a token of another app client, a missing or wrong client secret,
 and a client with token revocation turned off. This wrapper adds that behaviour to moto's own
 Cognito model and then runs `moto_server` with the same arguments.
+
+Federated profiles (status EXTERNAL_PROVIDER) are made by Cognito when someone signs in through a
+third-party identity provider, under a username `<ProviderName>_<id>`; moto has no such sign-in.
+Test fixture: `AdminCreateUser` of a username `<ProviderName>_<anything>`, where `<ProviderName>`
+is an identity provider of the pool (`CreateIdentityProvider`), makes such a profile: status
+EXTERNAL_PROVIDER and an `identities` attribute. `AdminSetUserPassword` then makes it CONFIRMED,
+as Cognito does.
 """
 
+import json
 import sys
 
 from moto.cognitoidp import models
@@ -48,6 +57,22 @@ def revoke_token(self):
 
 
 CognitoIdpResponse.revoke_token = revoke_token
+
+_admin_create_user = models.CognitoIdpBackend.admin_create_user
+
+
+def admin_create_user(self, user_pool_id, username, *args, **kwargs):
+    user = _admin_create_user(self, user_pool_id, username, *args, **kwargs)
+    provider, _, provider_user = username.partition("_")
+    if provider_user and provider in self.describe_user_pool(user_pool_id).identity_providers:
+        user.status = "EXTERNAL_PROVIDER"
+        identities = [{"userId": provider_user, "providerName": provider, "providerType": "OIDC",
+                       "primary": True, "dateCreated": 0}]
+        user.attributes.append({"Name": "identities", "Value": json.dumps(identities)})
+    return user
+
+
+models.CognitoIdpBackend.admin_create_user = admin_create_user
 
 if __name__ == "__main__":
     sys.argv[0] = "moto_server"

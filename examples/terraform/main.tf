@@ -84,6 +84,10 @@ resource "aws_lambda_function" "this" {
       # Whose password a secret may set: only its tagged user's (Tag), or anyone's (None).
       SECRET_BINDING          = var.secret_binding
       ALLOW_VERSION_SELECTORS = tostring(var.allow_version_selectors)
+      # Whether a federated user's profile (EXTERNAL_PROVIDER) may be given a password.
+      ALLOW_FEDERATED_USERS = tostring(var.allow_federated_users)
+      # The pace of a Users list's AdminGetUser calls (which user each name means).
+      MAX_READS_PER_SECOND = var.max_reads_per_second
     }
   }
 

@@ -123,6 +123,23 @@ variable "max_calls_per_second" {
   }
 }
 
+variable "max_reads_per_second" {
+  description = "AdminGetUser calls per second for a Users list (MAX_READS_PER_SECOND), apart from max_calls_per_second; 100 stays below 120, the default quota of Cognito's UserRead category."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.max_reads_per_second >= 1 && var.max_reads_per_second <= 10000
+    error_message = "max_reads_per_second must be a number from 1 to 10000, as template.yaml's MaxReadsPerSecond."
+  }
+}
+
+variable "allow_federated_users" {
+  description = "Whether the function may set a password on a federated user's profile (status EXTERNAL_PROVIDER; template.yaml's AllowFederatedUsers). AWS advises against it: the user could then sign in past the identity provider."
+  type        = bool
+  default     = false
+}
+
 variable "terraform_key" {
   description = "The key aws_lambda_invocation adds to the input (its terraform_key), passed to the function as TERRAFORM_KEY."
   type        = string

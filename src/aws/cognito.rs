@@ -1,6 +1,6 @@
 //! Cognito: `AdminSetUserPassword` and the mapping of its errors to messages a user can act on,
-//! and what rotation needs besides (the pool's password policy, who a name means, a user's
-//! status). The test sign-in is [`sign_in`](super::sign_in).
+//! who a name means (`AdminGetUser`), and what rotation needs besides (the pool's password
+//! policy). The test sign-in is [`sign_in`](super::sign_in).
 
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUserError;
@@ -91,35 +91,46 @@ pub async fn minimum_password_length(client: &Client, user_pool_id: &str) -> Res
         .map_or(0, |length| length.max(0) as u32))
 }
 
-/// Who a name means in a pool: the username as the pool stores it, and the `sub`.
+/// Who a name means in a pool (`AdminGetUser`): the username as the pool stores it, the `sub`,
+/// the status, and the addresses a pool that signs in by email or phone takes for a username.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub username: String,
     pub sub: Option<String>,
+    /// `CONFIRMED`, `FORCE_CHANGE_PASSWORD`, `EXTERNAL_PROVIDER`, ...
+    pub status: String,
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
 }
+
+/// The status of a federated user's profile: one who signs in through a third-party provider.
+pub const EXTERNAL_PROVIDER: &str = "EXTERNAL_PROVIDER";
 
 /// The user `username` (a username, an alias or a `sub`) means in the pool.
 pub async fn identify(client: &Client, user_pool_id: &str, username: &str) -> Result<Identity, Error> {
     let output = get_user(client, user_pool_id, username).await?;
-    let sub = output
-        .user_attributes
-        .unwrap_or_default()
-        .into_iter()
-        .find(|attribute| attribute.name == "sub")
-        .and_then(|attribute| attribute.value);
+    let attributes = output.user_attributes.unwrap_or_default();
+    let attribute = |name: &str| {
+        attributes
+            .iter()
+            .find(|attribute| attribute.name == name)
+            .and_then(|attribute| attribute.value.clone())
+    };
     Ok(Identity {
+        sub: attribute("sub"),
+        email: attribute("email"),
+        phone_number: attribute("phone_number"),
+        status: output
+            .user_status
+            .map(|status| status.as_str().to_owned())
+            .unwrap_or_else(|| "UNKNOWN".into()),
         username: output.username,
-        sub,
     })
 }
 
-/// The user's status (`CONFIRMED`, `FORCE_CHANGE_PASSWORD`, ...).
-pub async fn user_status(client: &Client, user_pool_id: &str, username: &str) -> Result<String, Error> {
-    let output = get_user(client, user_pool_id, username).await?;
-    Ok(output
-        .user_status
-        .map(|status| status.as_str().to_owned())
-        .unwrap_or_else(|| "UNKNOWN".into()))
+/// `AdminGetUser`, as IAM names it, for messages and timeouts.
+pub fn get_user_call(user_pool_id: &str) -> AwsCall {
+    pool_call("cognito-idp:AdminGetUser", user_pool_id)
 }
 
 async fn get_user(
@@ -138,7 +149,10 @@ async fn get_user(
                 username: username.to_owned(),
                 user_pool_id: user_pool_id.to_owned(),
             },
-            _ => Error::from_sdk(err, pool_call("cognito-idp:AdminGetUser", user_pool_id)),
+            Some(AdminGetUserError::ResourceNotFoundException(_)) => Error::UserPoolNotFound {
+                user_pool_id: user_pool_id.to_owned(),
+            },
+            _ => Error::from_sdk(err, get_user_call(user_pool_id)),
         })
 }
 

@@ -6,6 +6,7 @@
 use crate::aws::clients::Clients;
 use crate::aws::regions::SecretStores;
 use crate::aws::{cognito, secrets, ssm};
+use crate::core::identity::{self, Identity};
 use crate::core::password::PasswordRef;
 use crate::error::{AwsCall, Error};
 use crate::settings::{SecretBinding, Settings};
@@ -13,12 +14,14 @@ use crate::settings::{SecretBinding, Settings};
 /// The tag that binds a secret or parameter to its user.
 pub const BINDING_TAG: &str = "cognito-set-password:user";
 
-/// What the deployment allows a request to do with a reference (`SECRET_BINDING`,
-/// `ALLOW_VERSION_SELECTORS`).
+/// What the deployment allows a request to do with a reference and a user (`SECRET_BINDING`,
+/// `ALLOW_VERSION_SELECTORS`, `ALLOW_FEDERATED_USERS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
     pub binding: SecretBinding,
     pub allow_version_selectors: bool,
+    /// `ALLOW_FEDERATED_USERS`: see [`identity::refuse_federated`].
+    pub allow_federated_users: bool,
 }
 
 impl Policy {
@@ -26,6 +29,7 @@ impl Policy {
         Policy {
             binding: settings.secret_binding,
             allow_version_selectors: settings.allow_version_selectors,
+            allow_federated_users: settings.allow_federated_users,
         }
     }
 }
@@ -102,15 +106,19 @@ pub fn taggable(name: &str) -> bool {
 }
 
 /// Refuses, naming both users, a request for `username` in `user_pool_id` with a reference whose
-/// binding `tag` names another user, or none; `Ok` when it names this one. A tag that names the
-/// user differently (its `sub`, or the username as the pool stores it) is compared through
-/// `AdminGetUser`, only when the names differ.
+/// binding `tag` names another user, or none; `Ok` when it names this one. `user` is who
+/// `username` means (`None` when that is not known: the user does not exist yet, or could not be
+/// read): the tag must name that user by its username, `sub` or sign-in address (see
+/// [`identity::names`]); a tag spelled otherwise is looked up, for a pool whose usernames ignore
+/// case. Unknown, only a tag that spells the request's name passes; the caller then looks the
+/// user up before anything is set.
 pub async fn check(
     clients: &Clients,
     source: &PasswordRef,
     tag: Option<&str>,
     user_pool_id: &str,
     username: &str,
+    user: Option<&Identity>,
 ) -> Result<(), Error> {
     let Some(value) = tag else {
         return Err(unbound(source, user_pool_id, username, "it has no tag"));
@@ -123,24 +131,33 @@ pub async fn check(
             "its tag is not `<UserPoolId>/<Username or sub>`",
         ));
     };
-    if bound.user_pool_id == user_pool_id {
-        if bound.user == username {
-            return Ok(());
-        }
-        match cognito::identify(&clients.cognito_for(user_pool_id), user_pool_id, username).await {
-            Ok(identity)
-                if identity.username == bound.user || identity.sub.as_deref() == Some(&bound.user) =>
-            {
-                return Ok(());
+    let holds = bound.user_pool_id == user_pool_id
+        && match user {
+            None => bound.user == username,
+            Some(user) if identity::names(user, &bound.user) => true,
+            Some(user) => {
+                match cognito::identify(&clients.cognito_for(user_pool_id), user_pool_id, &bound.user).await {
+                    Ok(found) => identity::same_username(user, &bound.user, &found),
+                    Err(Error::UserNotFound { .. }) => false,
+                    Err(err) => return Err(err),
+                }
             }
-            Ok(_) | Err(Error::UserNotFound { .. }) => {}
-            Err(err) => return Err(err),
-        }
+        };
+    if holds {
+        return Ok(());
     }
     Err(Error::BoundToAnother {
         source_name: source.to_string(),
         bound: format!("user `{}` in user pool `{}`", bound.user, bound.user_pool_id),
-        requested: format!("user `{username}` in user pool `{user_pool_id}`"),
+        requested: match user {
+            Some(user) if user.username != username => {
+                format!(
+                    "user `{username}` (`{}`) in user pool `{user_pool_id}`",
+                    user.username
+                )
+            }
+            _ => format!("user `{username}` in user pool `{user_pool_id}`"),
+        },
     })
 }
 

@@ -1,6 +1,7 @@
-//! Many users in one invocation (a `Users` list): secrets read in batches, passwords set
-//! concurrently but never faster than the rate limit, and every user accounted for: set, failed
-//! (and why), or not done because the deadline came first; never silently dropped.
+//! Many users in one invocation (a `Users` list): every name looked up first (at its own rate; one
+//! user named twice refuses the list), secrets read in batches, passwords set concurrently but
+//! never faster than the rate limit, and every user accounted for: set, failed (and why), or not
+//! done because the deadline came first; never silently dropped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,9 +13,11 @@ use tokio::time::Instant;
 use crate::aws::clients::Clients;
 use crate::aws::{regions, secrets};
 use crate::core::binding::Policy;
+use crate::core::identity::{self, Identity};
 use crate::core::password::{PasswordRef, select_from_secret};
 use crate::core::request::SetPasswordRequest;
-use crate::core::setter::{self, RateLimiter};
+use crate::core::setter::{self, RateLimiter, Resolved};
+use crate::core::user_wait::UserWait;
 use crate::core::users::{UserList, list};
 use crate::error::Error;
 
@@ -38,30 +41,52 @@ pub struct UserOutcome {
     pub result: UserResult,
 }
 
-/// Sets every user's password; the outcomes come back in the list's order.
+/// The paces of a list: `AdminGetUser` calls (learning who each name means) and
+/// `AdminSetUserPassword` calls, per second, each against its own Cognito quota.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    pub reads: f64,
+    pub sets: f64,
+}
+
+/// Sets every user's password; the outcomes come back in the list's order. Every name is looked
+/// up first, before any password is set: a list in which two entries mean one user is refused as
+/// a whole.
 pub async fn run(
     clients: &Clients,
     policy: Policy,
     list: &UserList,
-    rate: f64,
+    rates: Rates,
     deadline: Instant,
-) -> Vec<UserOutcome> {
-    let prefetched = Arc::new(prefetch(clients, &list.users, deadline).await);
-    let limiter = Arc::new(RateLimiter::per_second(rate));
+) -> Result<Vec<UserOutcome>, Error> {
+    let (users, prefetched) = tokio::join!(
+        identify_all(clients, list, rates.reads, deadline),
+        prefetch(clients, &list.users, deadline)
+    );
+    refuse_same_user_twice(list, &users)?;
+    let prefetched = Arc::new(prefetched);
+    let limiter = Arc::new(RateLimiter::per_second(rates.sets));
     let mut results: Vec<Option<UserResult>> = (0..list.users.len()).map(|_| None).collect();
+    let mut names: Vec<String> = list.users.iter().map(|user| user.username.clone()).collect();
     let mut running = JoinSet::new();
-    let mut pending = list.users.iter().cloned().enumerate();
+    let mut pending = list.users.iter().cloned().zip(users).enumerate();
     loop {
         while running.len() < CONCURRENCY {
-            let Some((index, user)) = pending.next() else {
+            let Some((index, (request, user))) = pending.next() else {
                 break;
             };
+            if let Ok(user) = &user {
+                names[index] = user.username.clone();
+            }
             let (clients, prefetched, limiter) = (clients.clone(), prefetched.clone(), limiter.clone());
             running.spawn(async move {
-                (
-                    index,
-                    set_one(&clients, policy, &user, &prefetched, &limiter, deadline).await,
-                )
+                let result = match user {
+                    Ok(user) => {
+                        set_one(&clients, policy, &request, user, &prefetched, &limiter, deadline).await
+                    }
+                    Err(err) => UserResult::of(Err(err)),
+                };
+                (index, result)
             });
         }
         match running.join_next().await {
@@ -71,21 +96,112 @@ pub async fn run(
             None => break,
         }
     }
-    list.users
-        .iter()
+    Ok(names
+        .into_iter()
         .zip(results)
-        .map(|(user, result)| UserOutcome {
-            username: user.username.clone(),
+        .map(|(username, result)| UserOutcome {
+            username,
             result: result
                 .unwrap_or_else(|| UserResult::Failed(Error::Internal("setting this user panicked".into()))),
         })
+        .collect())
+}
+
+impl UserResult {
+    fn of(outcome: Result<(), Error>) -> Self {
+        match outcome {
+            Ok(()) => UserResult::Set,
+            Err(Error::NotReached) => UserResult::NotDone,
+            Err(err) => UserResult::Failed(err),
+        }
+    }
+}
+
+/// Who each entry's name means, at most `rate` lookups per second (a user that does not exist
+/// yet is waited for as its entry allows, each try in a slot of its own).
+async fn identify_all(
+    clients: &Clients,
+    list: &UserList,
+    rate: f64,
+    deadline: Instant,
+) -> Vec<Result<Identity, Error>> {
+    let started = Instant::now();
+    let limiter = Arc::new(RateLimiter::per_second(rate));
+    let mut found: Vec<Option<Result<Identity, Error>>> = (0..list.users.len()).map(|_| None).collect();
+    let mut running = JoinSet::new();
+    let mut pending = list.users.iter().cloned().enumerate();
+    loop {
+        while running.len() < CONCURRENCY {
+            let Some((index, request)) = pending.next() else {
+                break;
+            };
+            let (clients, limiter) = (clients.clone(), limiter.clone());
+            running.spawn(async move {
+                let wait = UserWait {
+                    wait: request.wait_for_user,
+                    deadline,
+                };
+                let user = wait
+                    .retry(|| async {
+                        if !limiter.acquire(deadline).await {
+                            return Err(Error::NotReached);
+                        }
+                        identity::look_up_waiting(
+                            &clients,
+                            &request.user_pool_id,
+                            &request.username,
+                            UserWait::none(),
+                            deadline,
+                        )
+                        .await
+                    })
+                    .await;
+                (index, user)
+            });
+        }
+        match running.join_next().await {
+            Some(Ok((index, user))) => found[index] = Some(user),
+            Some(Err(_)) => {}
+            None => break,
+        }
+    }
+    tracing::info!(
+        users = list.users.len(),
+        read_ms = started.elapsed().as_millis() as u64,
+        reads_per_second = rate,
+        "looked up who each name of the list means"
+    );
+    found
+        .into_iter()
+        .map(|user| user.unwrap_or_else(|| Err(Error::Internal("looking this user up panicked".into()))))
         .collect()
+}
+
+/// Refuses a list in which two entries mean one user (a username and its alias or `sub`), naming
+/// the first two.
+fn refuse_same_user_twice(list: &UserList, users: &[Result<Identity, Error>]) -> Result<(), Error> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (index, user) in users.iter().enumerate() {
+        let Ok(user) = user else { continue };
+        if let Some(&first) = seen.get(user.username.as_str()) {
+            let entry = |i: usize| format!("Users[{i}] (`{}`)", list.users[i].username);
+            return Err(Error::SameUserTwice {
+                first: entry(first),
+                second: entry(index),
+                username: user.username.clone(),
+                user_pool_id: list.user_pool_id.clone(),
+            });
+        }
+        seen.insert(&user.username, index);
+    }
+    Ok(())
 }
 
 async fn set_one(
     clients: &Clients,
     policy: Policy,
-    user: &SetPasswordRequest,
+    request: &SetPasswordRequest,
+    user: Identity,
     prefetched: &HashMap<String, SecretString>,
     limiter: &RateLimiter,
     deadline: Instant,
@@ -93,34 +209,32 @@ async fn set_one(
     if Instant::now() >= deadline {
         return UserResult::NotDone;
     }
-    let password = match &user.password {
+    let resolved = match &request.password {
         // The batch read the current value: only a reference that names no version may use it.
         PasswordRef::Secret {
             secret_id,
             json_key,
             version_stage: None,
             version_id: None,
-        } if prefetched.contains_key(secret_id) => setter::bound(clients, policy, user, deadline)
+        } if prefetched.contains_key(secret_id) => setter::bound(clients, policy, request, &user, deadline)
             .await
             .and_then(|()| {
                 select_from_secret(
                     secret_id,
                     prefetched[secret_id].clone(),
                     json_key.as_deref(),
-                    (&user.user_pool_id, &user.username),
+                    (&request.user_pool_id, &request.username),
                 )
-            }),
-        _ => setter::resolve(clients, policy, user, deadline).await,
+            })
+            .map(|password| Resolved { user, password }),
+        _ => setter::resolve(clients, policy, request, deadline, Some(user)).await,
     };
-    let outcome = match password {
-        Ok(password) => setter::apply(clients, user, &password, deadline, Some(limiter)).await,
+    UserResult::of(match resolved {
+        Ok(Resolved { user, password }) => {
+            setter::apply(clients, request, &user, &password, deadline, Some(limiter)).await
+        }
         Err(err) => Err(err),
-    };
-    match outcome {
-        Ok(()) => UserResult::Set,
-        Err(Error::NotReached) => UserResult::NotDone,
-        Err(err) => UserResult::Failed(err),
-    }
+    })
 }
 
 /// The current value of every secret referenced without a version, read 20 at a time. What

@@ -8,7 +8,8 @@ use secrecy::ExposeSecret;
 use crate::aws::clients::Clients;
 use crate::aws::secrets::{self, COGNITO_LABEL, Versions};
 use crate::aws::sign_in;
-use crate::core::binding::{self, BINDING_TAG};
+use crate::core::binding::{self, BINDING_TAG, Policy};
+use crate::core::identity::{self, Identity};
 use crate::core::password::{DEFAULT_JSON_KEY, PasswordRef};
 use crate::core::request::SetPasswordRequest;
 use crate::core::setter::set_in_cognito;
@@ -28,23 +29,44 @@ pub enum Held {
     SamePassword,
 }
 
-/// Refuses version `version_id` of `secret_id` unless the secret's binding names the user the
-/// version names.
+/// One version of a user's secret, and the secret's versions (with its tags) as just described.
+#[derive(Debug, Clone, Copy)]
+pub struct Version<'a> {
+    pub secret_id: &'a str,
+    pub versions: &'a Versions,
+    pub version_id: &'a str,
+}
+
+/// Refuses a version of a secret unless the secret's binding names the user the
+/// version names, and that user may be given a password (not a federated profile, unless
+/// `policy` allows it); `Ok` is that user, as the pool names it. A user that does not exist yet is
+/// waited for as `wait` allows, only when the tag spells its name.
 pub async fn check_bound(
     clients: &Clients,
-    secret_id: &str,
-    versions: &Versions,
-    version_id: &str,
+    policy: Policy,
+    version: Version<'_>,
     secret: &UserSecret,
-) -> Result<(), Error> {
-    binding::check(
-        clients,
-        &source(secret_id, version_id),
-        versions.tag(BINDING_TAG),
-        &secret.user_pool_id,
-        &secret.username,
-    )
-    .await
+    wait: UserWait,
+) -> Result<Identity, Error> {
+    let Version {
+        secret_id,
+        versions,
+        version_id,
+    } = version;
+    let (pool, name) = (secret.user_pool_id.as_str(), secret.username.as_str());
+    let source = source(secret_id, version_id);
+    let tag = versions.tag(BINDING_TAG);
+    let user = match identity::look_up(clients, pool, name).await {
+        Ok(user) => user,
+        Err(Error::UserNotFound { .. }) => {
+            binding::check(clients, &source, tag, pool, name, None).await?;
+            wait.retry(|| identity::look_up(clients, pool, name)).await?
+        }
+        Err(err) => return Err(err),
+    };
+    binding::check(clients, &source, tag, pool, name, Some(&user)).await?;
+    identity::refuse_federated(policy.allow_federated_users, pool, &user)?;
+    Ok(user)
 }
 
 /// Where a version's password comes from, for messages.
@@ -76,22 +98,26 @@ pub async fn read(
         .transpose()
 }
 
-/// Makes Cognito hold `new`, version `version_id` of `secret_id`, when the user it names is the
-/// one the secret is bound to. `again`: set it even if its label says Cognito holds it (this run
-/// may have set another version over it).
+/// Makes Cognito hold `new`, from `version`, when the user it names is the
+/// one the secret is bound to; also says who that user is, as the pool names it. `again`: set it
+/// even if its label says Cognito holds it (this run may have set another version over it).
 pub async fn hold(
     clients: &Clients,
-    secret_id: &str,
-    versions: &Versions,
-    version_id: &str,
+    policy: Policy,
+    version: Version<'_>,
     new: &UserSecret,
     wait: UserWait,
     again: bool,
-) -> Result<Held, Error> {
-    check_bound(clients, secret_id, versions, version_id, new).await?;
+) -> Result<(Held, Identity), Error> {
+    let user = check_bound(clients, policy, version, new, wait).await?;
+    let Version {
+        secret_id,
+        versions,
+        version_id,
+    } = version;
     let held_version = versions.carrying(COGNITO_LABEL);
     if held_version == Some(version_id) && !again {
-        return Ok(Held::Already);
+        return Ok((Held::Already, user));
     }
     // Only to spare a pool with password history a second set of the same password.
     let held = match held_version.filter(|_| !again) {
@@ -107,7 +133,7 @@ pub async fn hold(
     if !same_password {
         let request = SetPasswordRequest {
             user_pool_id: new.user_pool_id.clone(),
-            username: new.username.clone(),
+            username: user.username.clone(),
             password: source(secret_id, version_id),
             permanent: true,
             wait_for_user: wait.wait,
@@ -127,7 +153,7 @@ pub async fn hold(
                             &clients.cognito_for(&new.user_pool_id),
                             &new.user_pool_id,
                             client_id,
-                            &new.username,
+                            &user.username,
                             &new.password
                         )
                         .await,
@@ -153,9 +179,10 @@ pub async fn hold(
         versions.carrying_other_than(COGNITO_LABEL, version_id),
     )
     .await?;
-    Ok(if same_password {
+    let held = if same_password {
         Held::SamePassword
     } else {
         Held::Set
-    })
+    };
+    Ok((held, user))
 }

@@ -9,6 +9,7 @@ pub mod contract;
 pub mod deadline;
 pub mod fields;
 pub mod held;
+pub mod identity;
 pub mod password;
 pub mod request;
 pub mod rotation;

@@ -10,6 +10,7 @@ use crate::aws::clients::Clients;
 use crate::aws::cognito;
 use crate::aws::secrets::{self, AWSCURRENT, AWSPENDING, COGNITO_LABEL, Versions};
 use crate::aws::sign_in::{self, SignIn};
+use crate::core::binding::Policy;
 use crate::core::contract::{MAX_PASSWORD_CHARS, check_password};
 use crate::core::held::{self, Held};
 use crate::core::password::PasswordRef;
@@ -82,6 +83,7 @@ pub async fn rotate(
         }
         let rotation = Rotation {
             clients,
+            policy: Policy::of(settings),
             secret_id,
             token,
             versions,
@@ -103,12 +105,21 @@ pub async fn rotate(
 
 struct Rotation<'a> {
     clients: &'a Clients,
+    policy: Policy,
     secret_id: &'a str,
     token: &'a str,
     versions: Versions,
 }
 
 impl Rotation<'_> {
+    fn version<'v>(&'v self, version_id: &'v str) -> held::Version<'v> {
+        held::Version {
+            secret_id: self.secret_id,
+            versions: &self.versions,
+            version_id,
+        }
+    }
+
     /// A password the pool accepts, stored as the `AWSPENDING` version; a pending version that
     /// already has a value (a repeated step, or a test-only rotation) is kept.
     async fn create(&self, setting: u32) -> Result<String, Error> {
@@ -142,11 +153,10 @@ impl Rotation<'_> {
     /// Does not wait for a missing user: Secrets Manager retries the step.
     async fn set(&self) -> Result<String, Error> {
         let pending = self.pending().await?;
-        let held = held::hold(
+        let (held, _) = held::hold(
             self.clients,
-            self.secret_id,
-            &self.versions,
-            self.token,
+            self.policy,
+            self.version(self.token),
             &pending,
             UserWait::none(),
             false,
@@ -196,7 +206,9 @@ impl Rotation<'_> {
                 }
             }
             None => {
-                let status = cognito::user_status(cognito, &pending.user_pool_id, &pending.username).await?;
+                let status = cognito::identify(cognito, &pending.user_pool_id, &pending.username)
+                    .await?
+                    .status;
                 if status != "CONFIRMED" {
                     return Err(Error::SignInFailed {
                         who: pending.who(),
@@ -264,7 +276,14 @@ impl Rotation<'_> {
         })?;
         let pending = UserSecret::parse(&self.source().source_name(), value)?;
         // testSecret signs in as this user: only ever the one the secret is bound to.
-        held::check_bound(self.clients, self.secret_id, &self.versions, self.token, &pending).await?;
+        held::check_bound(
+            self.clients,
+            self.policy,
+            self.version(self.token),
+            &pending,
+            UserWait::none(),
+        )
+        .await?;
         Ok(pending)
     }
 
@@ -288,10 +307,10 @@ impl Rotation<'_> {
         let secret = UserSecret::parse(&name, value)?;
         held::check_bound(
             self.clients,
-            self.secret_id,
-            &self.versions,
-            version_id.unwrap_or(self.token),
+            self.policy,
+            self.version(version_id.unwrap_or(self.token)),
             &secret,
+            UserWait::none(),
         )
         .await?;
         Ok(secret)

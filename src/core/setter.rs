@@ -1,6 +1,7 @@
-//! The one path that sets a password, whatever the way in: resolve the reference and check that
-//! it is bound to the user, check the value, set it, each call within the deadline, waiting for a
-//! user that is being created, and, for many users, no faster than a client-side rate limit.
+//! The one path that sets a password, whatever the way in: resolve the reference, learn which
+//! user the name means and check that the reference is bound to that user, check the value, set
+//! it, each call within the deadline, waiting for a user that is being created, and, for many
+//! users, no faster than a client-side rate limit.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use crate::aws::cognito::{self, NewPassword};
 use crate::core::binding::{self, Policy};
 use crate::core::contract::check_password;
 use crate::core::deadline::within;
+use crate::core::identity::{self, Identity};
 use crate::core::password::PasswordRef;
 use crate::core::request::SetPasswordRequest;
 use crate::core::user_wait::UserWait;
@@ -56,80 +58,152 @@ impl RateLimiter {
     }
 }
 
-/// Resolves the reference and sets the password (see [`apply`]).
+/// Resolves the reference and sets the password (see [`apply`]); `Ok` is the user it was set for,
+/// as the pool names it.
 pub async fn set_password(
     clients: &Clients,
     policy: Policy,
     request: &SetPasswordRequest,
     deadline: Instant,
     limiter: Option<&RateLimiter>,
-) -> Result<(), Error> {
-    let password = resolve(clients, policy, request, deadline).await?;
-    apply(clients, request, &password, deadline, limiter).await
+) -> Result<Identity, Error> {
+    let Resolved { user, password } = resolve(clients, policy, request, deadline, None).await?;
+    apply(clients, request, &user, &password, deadline, limiter).await?;
+    Ok(user)
 }
 
-/// Reads the password reference and, beside it, its binding, within the deadline: the value is
-/// returned only for the user the reference is bound to (see [`bound`]).
+/// A request made ready to set: who its name means, and the password for that user.
+pub struct Resolved {
+    pub user: Identity,
+    pub password: SecretString,
+}
+
+/// Reads the password reference, its binding and who the request's name means, side by side and
+/// within the deadline (`known`: who it means, already looked up). The value is returned only for
+/// the user the reference is bound to, and never for a federated user's profile unless the
+/// deployment allows it.
 pub async fn resolve(
     clients: &Clients,
     policy: Policy,
     request: &SetPasswordRequest,
     deadline: Instant,
-) -> Result<SecretString, Error> {
+    known: Option<Identity>,
+) -> Result<Resolved, Error> {
     // Before the read: a refused selector must not tell whether that version exists.
     refuse_selector(policy, request)?;
-    let user = (request.user_pool_id.as_str(), request.username.as_str());
+    let (pool, name) = (request.user_pool_id.as_str(), request.username.as_str());
     let stores = clients.stores_for(request.password.id());
     let read = within(
         deadline,
         request.password.call(),
-        request.password.resolve(&stores, user),
+        request.password.resolve(&stores, (pool, name)),
     );
-    let (binding, value) = tokio::join!(check_binding(clients, policy, request, deadline), read);
-    match (binding, value) {
+    let user = async {
+        match known {
+            Some(user) => Ok(user),
+            None => identity::look_up_waiting(clients, pool, name, UserWait::none(), deadline).await,
+        }
+    };
+    let (tag, value, user) = tokio::join!(read_tag(clients, policy, request, deadline), read, user);
+    let (tag, binding) = match tag {
+        Ok(tag) => {
+            let binding = check_tag(
+                clients,
+                policy,
+                request,
+                tag.as_deref(),
+                user.as_ref().ok(),
+                deadline,
+            )
+            .await;
+            (tag, binding)
+        }
+        Err(err) => (None, Err(err)),
+    };
+    let password = match (binding, value) {
         // A secret that is missing or denied says so first: there is nothing to bind yet. What
         // the value holds is never told before the binding allows it.
-        (Err(_), Err(read @ (Error::NotFound { .. } | Error::AccessDenied { .. }))) => Err(read),
-        (Err(refused), _) => Err(refused),
-        (Ok(()), value) => value,
-    }
+        (Err(_), Err(read @ (Error::NotFound { .. } | Error::AccessDenied { .. }))) => return Err(read),
+        (Err(refused), _) => return Err(refused),
+        (Ok(()), value) => value?,
+    };
+    let user = match user {
+        // The binding passed on the name as written: wait for the user it means, then hold the
+        // binding to that user.
+        Err(Error::UserNotFound { .. }) if !request.wait_for_user.is_zero() => {
+            let wait = UserWait {
+                wait: request.wait_for_user,
+                deadline,
+            };
+            let user = identity::look_up_waiting(clients, pool, name, wait, deadline).await?;
+            check_tag(clients, policy, request, tag.as_deref(), Some(&user), deadline).await?;
+            user
+        }
+        other => other?,
+    };
+    identity::refuse_federated(policy.allow_federated_users, pool, &user)?;
+    Ok(Resolved { user, password })
 }
 
-/// Refuses a request the deployment's [`Policy`] does not allow: a version selector where they
-/// are refused, or a reference not bound to the request's user. Nothing is cached: a binding is
-/// read on every request.
+/// Refuses a request the deployment's [`Policy`] does not allow for `user`: a version selector
+/// where they are refused, a reference not bound to that user, a federated profile. Nothing is
+/// cached: a binding is read on every request.
 pub async fn bound(
     clients: &Clients,
     policy: Policy,
     request: &SetPasswordRequest,
+    user: &Identity,
     deadline: Instant,
 ) -> Result<(), Error> {
     refuse_selector(policy, request)?;
-    check_binding(clients, policy, request, deadline).await
+    let tag = read_tag(clients, policy, request, deadline).await?;
+    check_tag(clients, policy, request, tag.as_deref(), Some(user), deadline).await?;
+    identity::refuse_federated(policy.allow_federated_users, &request.user_pool_id, user)
 }
 
-/// The binding half of [`bound`]: the reference's tag, read now, against the request's user.
-async fn check_binding(
+/// The reference's binding tag, read now; `None` also where the deployment binds nothing.
+async fn read_tag(
     clients: &Clients,
     policy: Policy,
     request: &SetPasswordRequest,
+    deadline: Instant,
+) -> Result<Option<String>, Error> {
+    if policy.binding == SecretBinding::None {
+        return Ok(None);
+    }
+    let source: &PasswordRef = &request.password;
+    within(
+        deadline,
+        binding::read_call(source),
+        binding::read(&clients.stores_for(source.id()), source),
+    )
+    .await
+}
+
+/// Holds the request to the binding `tag` names (see [`binding::check`]).
+async fn check_tag(
+    clients: &Clients,
+    policy: Policy,
+    request: &SetPasswordRequest,
+    tag: Option<&str>,
+    user: Option<&Identity>,
     deadline: Instant,
 ) -> Result<(), Error> {
     if policy.binding == SecretBinding::None {
         return Ok(());
     }
-    let source: &PasswordRef = &request.password;
-    within(deadline, binding::read_call(source), async {
-        let tag = binding::read(&clients.stores_for(source.id()), source).await?;
+    within(
+        deadline,
+        cognito::get_user_call(&request.user_pool_id),
         binding::check(
             clients,
-            source,
-            tag.as_deref(),
+            &request.password,
+            tag,
             &request.user_pool_id,
             &request.username,
-        )
-        .await
-    })
+            user,
+        ),
+    )
     .await
 }
 
@@ -143,15 +217,21 @@ fn refuse_selector(policy: Policy, request: &SetPasswordRequest) -> Result<(), E
     }
 }
 
-/// Sets an already resolved password: each attempt within the deadline and, with a `limiter`,
-/// in a slot of its own; a user that does not exist yet is waited for as the request allows.
+/// Sets an already resolved password for `user` (by its username as the pool stores it): each
+/// attempt within the deadline and, with a `limiter`, in a slot of its own; a user that is gone
+/// for a moment is waited for as the request allows.
 pub async fn apply(
     clients: &Clients,
     request: &SetPasswordRequest,
+    user: &Identity,
     password: &SecretString,
     deadline: Instant,
     limiter: Option<&RateLimiter>,
 ) -> Result<(), Error> {
+    let request = &SetPasswordRequest {
+        username: user.username.clone(),
+        ..request.clone()
+    };
     let wait = UserWait {
         wait: request.wait_for_user,
         deadline,

@@ -7,7 +7,7 @@
 
 use crate::aws::clients::Clients;
 use crate::aws::secrets::{self, AWSCURRENT, COGNITO_LABEL, Versions};
-use crate::core::binding::{BINDING_TAG, Bound};
+use crate::core::binding::{BINDING_TAG, Bound, Policy};
 use crate::core::held::{self, Held};
 use crate::core::password::select_from_secret;
 use crate::core::user_secret::{Parsed, UserSecret};
@@ -33,6 +33,7 @@ pub enum Synced {
 /// may be created together).
 pub async fn sync(
     clients: &Clients,
+    policy: Policy,
     secret_id: &str,
     label: &str,
     version_id: &str,
@@ -55,7 +56,7 @@ pub async fn sync(
             "version `{version_id}` is no longer AWSCURRENT: the event for the version that is sets it"
         )));
     }
-    let first = set_version(clients, secret_id, &versions, version_id, wait, false).await;
+    let first = set_version(clients, policy, secret_id, &versions, version_id, wait, false).await;
     // Whether it worked or not (the label may have moved under it), this run may have set an
     // older version over one that another sync set: follow AWSCURRENT until it stays put.
     let mut outcome = first;
@@ -75,7 +76,7 @@ pub async fn sync(
             current = %current,
             "AWSCURRENT moved while this sync ran: setting the current version again"
         );
-        outcome = set_version(clients, secret_id, &now, &current, wait, true).await;
+        outcome = set_version(clients, policy, secret_id, &now, &current, wait, true).await;
         set = current;
     }
     outcome
@@ -85,6 +86,7 @@ pub async fn sync(
 /// secret is bound to.
 async fn set_version(
     clients: &Clients,
+    policy: Policy,
     secret_id: &str,
     versions: &Versions,
     version_id: &str,
@@ -115,7 +117,12 @@ async fn set_version(
             UserSecret::of_bound_user(bound.user_pool_id, bound.user, password)
         }
     };
-    let held = held::hold(clients, secret_id, versions, version_id, &secret, wait, again).await?;
+    let version = held::Version {
+        secret_id,
+        versions,
+        version_id,
+    };
+    let (held, user) = held::hold(clients, policy, version, &secret, wait, again).await?;
     if held != Held::Set {
         return Ok(Synced::Skipped(format!(
             "Cognito already holds this password (the version it was set from has the same value); \
@@ -124,6 +131,6 @@ async fn set_version(
     }
     Ok(Synced::Set {
         user_pool_id: secret.user_pool_id,
-        username: secret.username,
+        username: user.username,
     })
 }

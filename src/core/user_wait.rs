@@ -38,10 +38,10 @@ impl UserWait {
 
     /// Runs `attempt` until it does anything but fail with [`Error::UserNotFound`], or the wait
     /// is over. Logs once when the wait starts and once when it ends.
-    pub async fn retry<F, Fut>(self, mut attempt: F) -> Result<(), Error>
+    pub async fn retry<T, F, Fut>(self, mut attempt: F) -> Result<T, Error>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<(), Error>>,
+        Fut: Future<Output = Result<T, Error>>,
     {
         let started = Instant::now();
         let end = (started + self.wait).min(self.deadline.checked_sub(LAST_ATTEMPT).unwrap_or(self.deadline));

@@ -24,7 +24,7 @@ pub async fn answer(
     let request = match Request::from_properties(properties) {
         Ok(Request::One(request)) => request,
         Ok(Request::Many(list)) => {
-            let (summary, outcomes) = invocation.run_many(&list, kind).await;
+            let (summary, outcomes) = invocation.run_many(&list, kind).await?;
             return summary.into_result().map(|_| results_json(&list, &outcomes));
         }
         Err(err) => {
@@ -33,7 +33,7 @@ pub async fn answer(
         }
     };
     match invocation.set_password(&request).await {
-        Ok(()) => {
+        Ok(request) => {
             invocation.log_outcome(kind, Some(&request), Ok(SET));
             Ok(json!({
                 "UserPoolId": request.user_pool_id,

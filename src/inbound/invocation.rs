@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use crate::aws::clients::Clients;
 use crate::core::binding::Policy;
-use crate::core::bulk::{self, Summary, UserOutcome, UserResult};
+use crate::core::bulk::{self, Rates, Summary, UserOutcome, UserResult};
 use crate::core::deadline::Deadlines;
 use crate::core::fields::type_name;
 use crate::core::request::SetPasswordRequest;
@@ -82,12 +82,19 @@ impl<'a> Invocation<'a> {
         FunctionArn::parse(&self.context.invoked_function_arn)
     }
 
-    /// Resolves the password reference and sets it, within the deadline.
-    pub async fn set_password(&self, request: &SetPasswordRequest) -> Result<(), Error> {
+    /// Resolves the password reference and sets it, within the deadline; `Ok` is the request as
+    /// carried out, naming the user as the pool stores it (for the answer, the log and a
+    /// CloudFormation physical id, so that a username and its alias are one resource).
+    pub async fn set_password(&self, request: &SetPasswordRequest) -> Result<SetPasswordRequest, Error> {
         if self.settings.panic_for_username.as_deref() == Some(request.username.as_str()) {
             panic!("injected panic: TEST_PANIC_FOR_USERNAME names this user");
         }
-        setter::set_password(self.clients, self.policy(), request, self.deadlines.work, None).await
+        let user =
+            setter::set_password(self.clients, self.policy(), request, self.deadlines.work, None).await?;
+        Ok(SetPasswordRequest {
+            username: user.username,
+            ..request.clone()
+        })
     }
 
     /// What the deployment lets a request do with a reference (binding, version selectors).
@@ -95,18 +102,42 @@ impl<'a> Invocation<'a> {
         Policy::of(self.settings)
     }
 
-    /// Runs a `Users` list at its rate, and logs the outcome (see [`Invocation::log_many`]).
-    pub async fn run_many(&self, list: &UserList, kind: &'static str) -> (Summary, Vec<UserOutcome>) {
+    /// Runs a `Users` list at its rates, and logs the outcome (see [`Invocation::log_many`]); `Err`
+    /// when the list is refused as a whole, before anything is set.
+    pub async fn run_many(
+        &self,
+        list: &UserList,
+        kind: &'static str,
+    ) -> Result<(Summary, Vec<UserOutcome>), Error> {
         let started = Instant::now();
         let outcomes = bulk::run(
             self.clients,
             self.policy(),
             list,
-            self.rate_of(list),
+            self.rates_of(list),
             self.deadlines.work,
         )
-        .await;
-        (self.log_many(list, kind, started, &outcomes), outcomes)
+        .await
+        .inspect_err(|err| self.log_refused_list(list, kind, err))?;
+        Ok((self.log_many(list, kind, started, &outcomes), outcomes))
+    }
+
+    /// The list's paces: the lookups at the setting's read rate (shared by the bulk queue's
+    /// copies), the sets at [`Invocation::rate_of`].
+    pub fn rates_of(&self, list: &UserList) -> Rates {
+        Rates {
+            reads: self.settings.reads_per_second(),
+            sets: self.rate_of(list),
+        }
+    }
+
+    /// Logs and counts a list refused as a whole.
+    pub fn log_refused_list(&self, list: &UserList, kind: &'static str, err: &Error) {
+        tracing::error!(
+            request_id = %self.context.request_id, event_kind = kind, user_pool_id = %list.user_pool_id,
+            users = list.users.len(), result = "FAILED", error = %err.for_log(), "users list refused"
+        );
+        self.count(kind, Outcome::of(err), list.users.len());
     }
 
     /// The setting's rate, or the request's own `MaxCallsPerSecond` when that is lower: a request

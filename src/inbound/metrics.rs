@@ -64,6 +64,8 @@ impl Outcome {
             | Error::PasswordContract { .. }
             | Error::Unbound { .. }
             | Error::BoundToAnother { .. }
+            | Error::FederatedUser { .. }
+            | Error::SameUserTwice { .. }
             | Error::VersionSelectorRefused { .. } => Outcome::Refused,
             _ => Outcome::Failed,
         }

@@ -59,9 +59,9 @@ pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> R
                     Some(&limiter),
                 )
                 .await;
-                let counted = outcome.as_ref().map_or_else(Outcome::of, |()| Outcome::Set);
+                let counted = outcome.as_ref().map_or_else(Outcome::of, |_| Outcome::Set);
                 invocation.count("SQS", counted, 1);
-                outcome
+                outcome.map(|_| ())
             }
             Ok(Request::Many(list)) => {
                 // A message may lower its copy's share of the rate, never raise it.
@@ -71,8 +71,10 @@ pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> R
                     ),
                     ..list
                 };
-                let (summary, _) = invocation.run_many(&list, "SQS").await;
-                summary.into_result().map(|_| ())
+                invocation
+                    .run_many(&list, "SQS")
+                    .await
+                    .and_then(|(summary, _)| summary.into_result().map(|_| ()))
             }
         };
         match outcome {

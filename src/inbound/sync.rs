@@ -85,7 +85,14 @@ pub async fn handle(invocation: &Invocation<'_>, event: Map<String, Value>) -> R
     let outcome = within(
         invocation.deadlines.work,
         call,
-        sync::sync(invocation.clients, secret_id, label, version, wait),
+        sync::sync(
+            invocation.clients,
+            invocation.policy(),
+            secret_id,
+            label,
+            version,
+            wait,
+        ),
     )
     .await;
     let request_id = &invocation.context.request_id;

@@ -10,6 +10,7 @@ mod direct;
 mod emulator;
 mod hardening;
 mod hostile;
+mod identity;
 mod layers;
 mod leak;
 mod logs;

@@ -180,7 +180,9 @@ async fn errors_that_retrying_cannot_fix_are_not_retried() {
             .unwrap()
             .starts_with("user `ghost` does not exist")
     );
-    assert_eq!(proxy.calls("AdminSetUserPassword"), 1);
+    // The lookup finds no user: one call, no retry, and no set is tried.
+    assert_eq!(proxy.calls("AdminGetUser"), 1);
+    assert_eq!(proxy.calls("AdminSetUserPassword"), 0);
 }
 
 /// Hangs `operation` and checks that CloudFormation still hears FAILED, naming the call, before

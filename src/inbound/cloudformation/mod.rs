@@ -244,7 +244,7 @@ async fn cfn_response(invocation: &Invocation<'_>, request: CfnRequest) -> CfnRe
     }
     let outcome = match validated {
         Ok(request) => match set_password_for_stack(invocation, &request).await {
-            Ok(()) => Ok(request),
+            Ok(carried_out) => Ok(carried_out),
             Err(err) => Err((Some(request), err)),
         },
         Err(err) => Err((None, err)),
@@ -294,7 +294,7 @@ async fn cfn_many(
     // replaces it), and a changed list keeps it, as a changed reference does for one user.
     // An Update that fails keeps the resource it had.
     let physical_id = format!("{}/users", list.user_pool_id);
-    match summary.into_result() {
+    match summary.and_then(Summary::into_result) {
         Ok(summary) => CfnResponse::success(
             ids,
             physical_id,
@@ -351,7 +351,7 @@ async fn deliver(
 async fn set_password_for_stack(
     invocation: &Invocation<'_>,
     request: &SetPasswordRequest,
-) -> Result<(), Error> {
+) -> Result<SetPasswordRequest, Error> {
     let mut iam = IamPropagation::new(invocation.deadlines.work);
     loop {
         match invocation.set_password(request).await {
@@ -364,15 +364,21 @@ async fn set_password_for_stack(
 /// [`Invocation::run_many`] for a stack's Create or Update: the users denied access are tried
 /// again while IAM may still be propagating; the others are not touched twice (a second set
 /// of the same password is refused by a pool that keeps password history). The outcome is
-/// logged once, for the whole list.
-async fn run_many_for_stack(invocation: &Invocation<'_>, list: &UserList, kind: &'static str) -> Summary {
-    let (started, rate, deadline) = (
+/// logged once, for the whole list. `Err` when the list is refused as a whole.
+async fn run_many_for_stack(
+    invocation: &Invocation<'_>,
+    list: &UserList,
+    kind: &'static str,
+) -> Result<Summary, Error> {
+    let (started, rates, deadline) = (
         Instant::now(),
-        invocation.rate_of(list),
+        invocation.rates_of(list),
         invocation.deadlines.work,
     );
     let mut iam = IamPropagation::new(deadline);
-    let mut outcomes = bulk::run(invocation.clients, invocation.policy(), list, rate, deadline).await;
+    let mut outcomes = bulk::run(invocation.clients, invocation.policy(), list, rates, deadline)
+        .await
+        .inspect_err(|err| invocation.log_refused_list(list, kind, err))?;
     loop {
         let denied: Vec<(usize, String)> = outcomes
             .iter()
@@ -390,7 +396,10 @@ async fn run_many_for_stack(invocation: &Invocation<'_>, list: &UserList, kind: 
             users: denied.iter().map(|(i, _)| list.users[*i].clone()).collect(),
             ..list.clone()
         };
-        let retried = bulk::run(invocation.clients, invocation.policy(), &again, rate, deadline).await;
+        let Ok(retried) = bulk::run(invocation.clients, invocation.policy(), &again, rates, deadline).await
+        else {
+            break;
+        };
         for ((i, _), outcome) in denied.into_iter().zip(retried) {
             // A retry the deadline cut short keeps the denial, which says what to fix.
             if !matches!(outcome.result, UserResult::NotDone) {
@@ -398,7 +407,7 @@ async fn run_many_for_stack(invocation: &Invocation<'_>, list: &UserList, kind: 
             }
         }
     }
-    invocation.log_many(list, kind, started, &outcomes)
+    Ok(invocation.log_many(list, kind, started, &outcomes))
 }
 
 /// A rollback sends an Update with the previous properties; a pool with password history refuses

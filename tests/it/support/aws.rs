@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use aws_config::{Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_cognitoidentityprovider::types::{
-    AuthFlowType, ExplicitAuthFlowsType, PasswordPolicyType, UserPoolPolicyType,
+    AuthFlowType, ExplicitAuthFlowsType, IdentityProviderTypeType, PasswordPolicyType, UserPoolPolicyType,
+    UsernameAttributeType,
 };
 use serde_json::{Value, json};
 
@@ -99,6 +100,16 @@ impl Aws {
     /// A pool whose policy asks for `minimum_length` and every class of character, with an app
     /// client (that has a client secret, if `client_secret`) allowing admin logins.
     pub async fn pool_with(&self, minimum_length: i32, client_secret: bool) -> Pool {
+        self.create_pool(minimum_length, client_secret, false).await
+    }
+
+    /// [`Aws::pool`], signing in by email (`UsernameAttributes: [email]`): Cognito stores each
+    /// user's `sub` as its username, and takes the email wherever a username goes.
+    pub async fn pool_signing_in_by_email(&self) -> Pool {
+        self.create_pool(12, false, true).await
+    }
+
+    async fn create_pool(&self, minimum_length: i32, client_secret: bool, by_email: bool) -> Pool {
         let policy = PasswordPolicyType::builder()
             .minimum_length(minimum_length)
             .require_uppercase(true)
@@ -111,6 +122,7 @@ impl Aws {
             .create_user_pool()
             .pool_name(unique("pool"))
             .policies(UserPoolPolicyType::builder().password_policy(policy).build())
+            .set_username_attributes(by_email.then(|| vec![UsernameAttributeType::Email]))
             .send()
             .await
             .unwrap()
@@ -155,6 +167,28 @@ impl Aws {
             .send()
             .await
             .unwrap();
+    }
+
+    /// A federated user's profile, as Cognito makes one when someone first signs in through the
+    /// pool's identity provider `provider` (made here): status EXTERNAL_PROVIDER, username
+    /// `<provider>_<id>`. moto cannot sign in through a provider; tools/moto_server.py makes the
+    /// profile for such a username. Returns the username.
+    pub async fn federated_user(&self, pool: &Pool, provider: &str) -> String {
+        self.cognito
+            .create_identity_provider()
+            .user_pool_id(&pool.id)
+            .provider_name(provider)
+            .provider_type(IdentityProviderTypeType::Oidc)
+            .provider_details("client_id", "federated-tests")
+            .provider_details("authorize_scopes", "openid")
+            .provider_details("oidc_issuer", "https://idp.example.com")
+            .send()
+            .await
+            .unwrap();
+        let username = format!("{provider}_{}", unique("1234").replace('-', ""));
+        self.user(pool, &username).await;
+        assert_eq!(self.status(pool, &username).await, "EXTERNAL_PROVIDER");
+        username
     }
 
     async fn get_user(
