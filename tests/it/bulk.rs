@@ -31,13 +31,18 @@ async fn users_with_secrets(aws: &Aws, pool: &Pool, count: usize) -> Vec<(String
 
 /// `count` `AdminSetUserPassword` calls reached the proxy, spaced at `per_second` within 10%.
 fn assert_paced(proxy: &FaultProxy, count: usize, per_second: f64) {
-    let times = proxy.times("AdminSetUserPassword");
+    assert_paced_calls(proxy, "AdminSetUserPassword", count, per_second);
+}
+
+/// `count` calls of `operation` reached the proxy, spaced at `per_second` within 10%.
+fn assert_paced_calls(proxy: &FaultProxy, operation: &str, count: usize, per_second: f64) {
+    let times = proxy.times(operation);
     assert_eq!(times.len(), count);
     let span = times[count - 1].duration_since(times[0]).as_secs_f64();
     let rate = (count - 1) as f64 / span;
     assert!(
         (per_second * 0.9..=per_second * 1.1).contains(&rate),
-        "{rate:.1} calls per second over {span:.2} s, expected {per_second}"
+        "{operation}: {rate:.1} calls per second over {span:.2} s, expected {per_second}"
     );
 }
 
@@ -363,4 +368,37 @@ async fn a_stack_retries_only_the_users_denied_while_iam_propagates() {
         .await;
     assert!(format!("{direct:?}").contains("access denied"), "{direct:?}");
     assert_eq!(proxy.calls("AdminSetUserPassword"), before + 3);
+}
+
+#[tokio::test]
+async fn every_name_is_looked_up_first_at_the_read_rate_which_the_sets_do_not_share() {
+    // GIVEN 30 users, a deployment reading at 20 per second and setting at a lifted rate
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let users = users_with_secrets(&aws, &pool, 30).await;
+    let (proxy, function) = function_behind_proxy_with(Settings {
+        max_reads_per_second: 20.0,
+        max_calls_per_second: 1000.0,
+        ..crate::support::rotating()
+    })
+    .await;
+
+    // WHEN one list names them all
+    let request = json!({"UserPoolId": pool.id, "Users": entries(&users)});
+    function
+        .handle(LambdaEvent::new(request, context(Duration::from_secs(30))))
+        .await
+        .unwrap();
+
+    // THEN the 30 lookups arrive at 20 per second, all before the first set; the sets keep to
+    // their own rate, far above it
+    assert_paced_calls(&proxy, "AdminGetUser", 30, 20.0);
+    let (reads, sets) = (proxy.times("AdminGetUser"), proxy.times("AdminSetUserPassword"));
+    assert_eq!(sets.len(), 30);
+    assert!(reads[29] < sets[0], "a password was set before every name was looked up");
+    let sets_span = sets[29].duration_since(sets[0]).as_secs_f64();
+    assert!(sets_span < 29.0 / 20.0 / 2.0, "the sets took {sets_span:.2} s: held to the read rate?");
+    for (username, _, password) in &users {
+        assert_eq!(aws.login(&pool, username, password).await, Login::Authenticated);
+    }
 }
