@@ -395,9 +395,15 @@ async fn every_name_is_looked_up_first_at_the_read_rate_which_the_sets_do_not_sh
     assert_paced_calls(&proxy, "AdminGetUser", 30, 20.0);
     let (reads, sets) = (proxy.times("AdminGetUser"), proxy.times("AdminSetUserPassword"));
     assert_eq!(sets.len(), 30);
-    assert!(reads[29] < sets[0], "a password was set before every name was looked up");
+    assert!(
+        reads[29] < sets[0],
+        "a password was set before every name was looked up"
+    );
     let sets_span = sets[29].duration_since(sets[0]).as_secs_f64();
-    assert!(sets_span < 29.0 / 20.0 / 2.0, "the sets took {sets_span:.2} s: held to the read rate?");
+    assert!(
+        sets_span < 29.0 / 20.0 / 2.0,
+        "the sets took {sets_span:.2} s: held to the read rate?"
+    );
     for (username, _, password) in &users {
         assert_eq!(aws.login(&pool, username, password).await, Login::Authenticated);
     }

@@ -11,6 +11,7 @@ use crate::support::aws::{
     Aws, Login, Pool, cfn_request, label_updated_event, rotation_event, strong_password, unique,
 };
 use crate::support::http::ResponseUrl;
+use crate::support::runtime::{Outcome, json_function};
 use crate::support::{function, function_at, invoke, moto, rotating};
 use cognito_set_password::Settings;
 
@@ -276,4 +277,41 @@ async fn a_users_list_that_names_one_user_twice_is_refused_as_a_whole() {
     for user in [&alice, &carol] {
         assert_eq!(aws.status(&pool, user).await, "FORCE_CHANGE_PASSWORD", "{user}");
     }
+}
+
+#[tokio::test]
+async fn an_unreadable_allow_federated_users_is_logged_and_refuses() {
+    // GIVEN a deployment whose ALLOW_FEDERATED_USERS is neither true nor false
+    let aws = Aws::moto().await;
+    let pool = aws.pool().await;
+    let google = aws.federated_user(&pool, "Google").await;
+    let (secret, _) = secret_bound_to(&aws, &pool, &google).await;
+    let (runtime, process) = json_function(moto::endpoint(), &[("ALLOW_FEDERATED_USERS", "yes")]);
+
+    // WHEN it is asked for a federated user's password
+    let outcome = runtime
+        .invoke_async(json!({"UserPoolId": pool.id, "Username": google, "PasswordSecretId": secret}))
+        .await;
+
+    // THEN the value is reported at ERROR, the default (false) holds, and the profile is untouched
+    let Outcome::Error(error) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("federated user's profile"),
+        "{error}"
+    );
+    assert!(
+        process
+            .output()
+            .lines()
+            .any(|line| line.contains(r#""level":"ERROR""#)
+                && line.contains("ALLOW_FEDERATED_USERS must be true or false; using the default")),
+        "{}",
+        process.output()
+    );
+    assert_eq!(aws.status(&pool, &google).await, "EXTERNAL_PROVIDER");
 }
